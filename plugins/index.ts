@@ -1,0 +1,31 @@
+/**
+ * THE ORDER. Plugins register in this order, which is the order of Pingora's phases: a
+ * plugin's onRequest hooks run before those of every plugin after it, and each plugin's
+ * onRoute hook must be in place before the proxy registers the routes.
+ */
+import type { FastifyInstance } from 'fastify'
+import requestContext from './request-context.js'
+import errorHandler from './error-handler.js'
+import accessLog from './access-log.js'
+import userHooks from './user-hooks.js'
+import proxy from './proxy.js'
+import type { GatewayPluginOptions } from './options.js'
+
+export const PLUGINS = [
+  // new_ctx: the context and request id every later phase reads.
+  requestContext,
+  // fail_to_proxy: before any route, so every error has the contract's shape.
+  errorHandler,
+  // logging: an app-wide onResponse, so 404s and early answers are logged too.
+  accessLog,
+  // request_filter for user code: after the gateway's own checks (ip filter, auth, limits).
+  userHooks,
+  // upstream_peer onwards: last, so the onRoute hooks above see its routes.
+  proxy
+] as const
+
+export async function registerPlugins (app: FastifyInstance, options: GatewayPluginOptions): Promise<void> {
+  for (const plugin of PLUGINS) await app.register(plugin, options)
+}
+
+export type { GatewayPluginOptions }

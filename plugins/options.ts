@@ -1,0 +1,12 @@
+import type { Dispatcher } from 'undici'
+import type { CompiledGateway } from '../src/config/compile.js'
+import type { Upstream } from '../src/upstream/upstream.js'
+
+/** What every gateway plugin is registered with: one app version's world. */
+export interface GatewayPluginOptions {
+  readonly config: CompiledGateway
+  /** The live upstreams this app version proxies to. */
+  readonly upstreams: ReadonlyMap<string, Upstream>
+  /** Dispatcher for transparent routes. */
+  readonly transparentDispatcher: Dispatcher
+}

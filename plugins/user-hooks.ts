@@ -1,0 +1,34 @@
+/**
+ * Adapts the hooks of TypeScript routes (`defineRoute({ hooks })`) to Fastify's phases:
+ * `onRequest` runs after the gateway's own request_filter checks (so a user hook never
+ * sees a request the gateway refused), `onResponse` after the response is sent. The
+ * upstream-side hooks are wired by the proxy engine. Routes without hooks get nothing.
+ */
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { RequestContext } from '../src/context.js'
+import { append } from './request-context.js'
+
+async function userHooks (app: FastifyInstance): Promise<void> {
+  app.addHook('onRoute', (routeOptions) => {
+    const hooks = routeOptions.config?.tollgate?.hooks
+    if (hooks === undefined) return
+    const { onRequest, onResponse } = hooks
+    if (onRequest !== undefined) {
+      routeOptions.onRequest = append(async (request: FastifyRequest, reply: FastifyReply) => {
+        await onRequest(request, reply, request.tollgate as RequestContext)
+      }, routeOptions.onRequest)
+    }
+    if (onResponse !== undefined) {
+      routeOptions.onResponse = append(async (request: FastifyRequest, reply: FastifyReply) => {
+        try {
+          await onResponse(request, reply, request.tollgate as RequestContext)
+        } catch (err) {
+          request.log.error({ err, route: request.tollgate?.route.name }, 'onResponse hook threw')
+        }
+      }, routeOptions.onResponse)
+    }
+  })
+}
+
+export default fp(userHooks, { name: 'tollgate-user-hooks', fastify: '5.x', dependencies: ['tollgate-request-context'] })

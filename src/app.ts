@@ -1,0 +1,104 @@
+/**
+ * One app version: a Fastify instance built for one compiled config, never listening
+ * itself. Its request handler is captured through `serverFactory` and called by the
+ * gateway's long-lived listeners; a reload builds the next version beside it and swaps the
+ * handler (build-then-swap, DESIGN §1).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { randomUUID } from 'node:crypto'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Logger } from 'pino'
+import type { Dispatcher } from 'undici'
+import type { CompiledGateway, CompiledRoute } from './config/compile.js'
+import type { Upstream } from './upstream/upstream.js'
+import { RouteTable } from './routing/matcher.js'
+import { registerPlugins } from '../plugins/index.js'
+import { kRouteMatch, type RawWithMatch } from '../plugins/request-context.js'
+import { ROUTE_CONSTRAINT } from '../plugins/proxy.js'
+import { sendError, toContractError } from '../plugins/error-handler.js'
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
+
+export interface AppVersion {
+  readonly app: FastifyInstance
+  readonly handler: RequestHandler
+  readonly config: CompiledGateway
+}
+
+export interface BuildAppOptions {
+  readonly config: CompiledGateway
+  readonly upstreams: ReadonlyMap<string, Upstream>
+  readonly transparentDispatcher: Dispatcher
+  readonly logger: Logger
+}
+
+/**
+ * The route constraint that implements the config's matching rules (host exact/wildcard,
+ * path exact/prefix/regex, methods, headers, first match wins, normalised path) in one
+ * pass, and tells Fastify's router which route won. The match is kept on the raw request
+ * for the context and the proxy.
+ */
+function routeConstraint (table: RouteTable<CompiledRoute>) {
+  return {
+    name: ROUTE_CONSTRAINT,
+    mustMatchWhenDerived: true,
+    storage () {
+      const handlers = new Map<string, unknown>()
+      return {
+        get: (name: string) => handlers.get(name) ?? null,
+        set: (name: string, store: unknown) => { handlers.set(name, store) }
+      }
+    },
+    deriveConstraint (req: RawWithMatch): string | undefined {
+      const match = table.match(req.method ?? 'GET', req.headers.host, req.url ?? '/', req.headers)
+      req[kRouteMatch] = match
+      return match === null || match === 'bad-path' ? undefined : match.route.name
+    },
+    validate () {}
+  }
+}
+
+const generateRequestId = (): string => randomUUID()
+
+type RouterConstraints = NonNullable<NonNullable<FastifyServerOptions['routerOptions']>['constraints']>
+
+function trustProxyOption (trust: boolean | readonly string[]): boolean | string[] {
+  if (typeof trust === 'boolean') return trust
+  return trust.length > 0 ? [...trust] : false
+}
+
+export async function buildApp (options: BuildAppOptions): Promise<AppVersion> {
+  const { config } = options
+  const table = new RouteTable(config.routes.map(route => ({ spec: route.match, route })))
+  let handler: RequestHandler | undefined
+  const app = Fastify({
+    serverFactory: (captured) => {
+      handler = captured as RequestHandler
+      // Never listens: the gateway's listeners call `handler` themselves.
+      return createServer()
+    },
+    loggerInstance: options.logger,
+    // The access-log plugin writes one line per request; Fastify's own two lines are off.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    requestIdHeader: 'x-request-id',
+    genReqId: generateRequestId,
+    trustProxy: trustProxyOption(config.server.trustProxy),
+    bodyLimit: config.server.limits.bodyLimit,
+    return503OnClosing: false,
+    // Fastify answers a URL it cannot decode before any route or hook runs.
+    frameworkErrors: (error, request, reply) => { sendError(request, reply, toContractError(error)) },
+    exposeHeadRoutes: false,
+    routerOptions: {
+      constraints: { [ROUTE_CONSTRAINT]: routeConstraint(table) } as unknown as RouterConstraints,
+      maxParamLength: 2048
+    }
+  })
+  await registerPlugins(app as unknown as FastifyInstance, {
+    config,
+    upstreams: options.upstreams,
+    transparentDispatcher: options.transparentDispatcher
+  })
+  await app.ready()
+  if (handler === undefined) throw new Error('Fastify did not hand over its request handler')
+  return { app: app as unknown as FastifyInstance, handler, config }
+}

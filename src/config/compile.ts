@@ -1,0 +1,412 @@
+/**
+ * Turns a validated config into the frozen structures the gateway runs on: durations in
+ * milliseconds, sizes in bytes, addresses parsed, patterns and header rules compiled into
+ * closures, files (certificates) read. Also the checks JSON Schema cannot express: a
+ * route naming a missing upstream, a bad CIDR or regex, an upstream without targets. Every
+ * problem is collected as a `path: message` issue; nothing here runs per request.
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
+import type { GatewayFileConfig, ListenConfig, RetriesConfig, RouteFileConfig, ServerConfig, TargetConfig, UpstreamConfig } from './schema.js'
+import { IssueList, joinPath } from './errors.js'
+import { parseDuration, parseSize } from './units.js'
+import { parseHostPort, formatHostPort } from '../net/address.js'
+import { parseCidr } from '../net/cidr.js'
+import type { TargetSpec } from '../upstream/target.js'
+import type { BalancerOptions, HashKey } from '../upstream/balancer/index.js'
+import type { RouteHooks } from '../hooks.js'
+import { compilePathPattern, type RouteMatchSpec } from '../routing/matcher.js'
+import { compilePathRewrite, compileQueryRewrite } from '../routing/rewrite.js'
+import { compileHeaderRules, type HeaderMap } from '../routing/header-rules.js'
+
+export interface CompiledTlsCert {
+  readonly cert: Buffer
+  readonly key: Buffer
+}
+
+export interface CompiledListener {
+  /** Identity across reloads: a listener with the same key keeps its socket. */
+  readonly key: string
+  readonly host: string
+  readonly port: number
+  readonly tls: { readonly certs: readonly CompiledTlsCert[] } | null
+}
+
+export interface CompiledLimits {
+  readonly headersTimeoutMs: number
+  readonly requestTimeoutMs: number
+  readonly maxHeaderSize: number
+  readonly bodyLimit: number
+}
+
+export interface CompiledServer {
+  readonly listeners: readonly CompiledListener[]
+  readonly workers: number
+  readonly trustProxy: boolean | readonly string[]
+  readonly gracefulShutdownMs: number
+  readonly daemon: boolean
+  readonly pidFile: string | null
+  readonly logFile: string | null
+  readonly logLevel: string
+  readonly accessLog: boolean
+  readonly limits: CompiledLimits
+}
+
+export interface RetryPolicy {
+  /** Extra tries after the first one. */
+  readonly attempts: number
+  readonly onConnectError: boolean
+  readonly statuses: ReadonlySet<number>
+  readonly methods: ReadonlySet<string>
+}
+
+export interface CompiledUpstreamTls {
+  readonly servername: string | null
+  readonly ca: Buffer | null
+  readonly cert: Buffer | null
+  readonly key: Buffer | null
+  readonly verify: boolean
+}
+
+export interface CompiledUpstream {
+  readonly name: string
+  /** Equal fingerprints mean an unchanged upstream: a reload keeps its pools and state. */
+  readonly fingerprint: string
+  readonly targets: readonly TargetSpec[]
+  readonly balancer: BalancerOptions
+  readonly tls: CompiledUpstreamTls | null
+  readonly timeouts: { readonly connectMs: number, readonly responseMs: number, readonly idleMs: number }
+  readonly pool: { readonly connections: number | null, readonly keepAliveMs: number }
+  readonly retries: RetryPolicy
+}
+
+export type PathRewrite = ReturnType<typeof compilePathRewrite>
+export type HeaderRules = (headers: HeaderMap) => void
+
+export interface CompiledRoute {
+  readonly index: number
+  readonly name: string
+  readonly match: RouteMatchSpec
+  /** The upstream's name, or null for a transparent route. */
+  readonly upstream: string | null
+  readonly transparent: boolean
+  readonly rewritePath: PathRewrite
+  /** null: the query passes through untouched. */
+  readonly rewriteQuery: ((query: string) => string) | null
+  readonly requestHeaders: HeaderRules | null
+  readonly responseHeaders: HeaderRules | null
+  readonly timeouts: { readonly connectMs: number, readonly responseMs: number }
+  readonly retries: RetryPolicy
+  readonly hooks: Readonly<RouteHooks>
+}
+
+export interface CompiledGateway {
+  /** The config as loaded (env substituted, hooks removed), frozen: what admin GET /config shows. */
+  readonly source: Readonly<GatewayFileConfig>
+  readonly server: CompiledServer
+  readonly upstreams: ReadonlyMap<string, CompiledUpstream>
+  readonly routes: readonly CompiledRoute[]
+}
+
+export const DEFAULTS = Object.freeze({
+  listen: { host: '0.0.0.0', port: 8080 },
+  gracefulShutdownMs: 30_000,
+  logLevel: 'info',
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  maxHeaderSize: 16 * 1024,
+  bodyLimit: 10 * 1024 * 1024,
+  connectMs: 5_000,
+  responseMs: 60_000,
+  idleMs: 60_000,
+  keepAliveMs: 30_000,
+  retryAttempts: 1,
+  retryMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
+  stickyCookie: 'tollgate_session',
+  stickyTtlMs: 3_600_000
+})
+
+export interface CompileOptions {
+  /** Relative file paths (certificates) are resolved against this folder. */
+  readonly baseDir: string
+  /** Hooks of TypeScript routes, by route index. */
+  readonly hooks?: ReadonlyMap<number, RouteHooks>
+}
+
+/** Compiles a schema-valid config; throws ConfigError listing every problem. */
+export function compileGateway (config: GatewayFileConfig, options: CompileOptions): CompiledGateway {
+  const issues = new IssueList()
+  const server = compileServer(config.server ?? {}, options.baseDir, issues)
+  const upstreams = new Map<string, CompiledUpstream>()
+  for (const [name, upstream] of Object.entries(config.upstreams ?? {})) {
+    const compiled = compileUpstream(name, upstream, options.baseDir, issues)
+    if (compiled !== undefined) upstreams.set(name, compiled)
+  }
+  const routes: CompiledRoute[] = []
+  const names = new Set<string>()
+  ;(config.routes ?? []).forEach((route, index) => {
+    const path = joinPath('routes', index)
+    if (names.has(route.name)) issues.add(joinPath(path, 'name'), `duplicate route name "${route.name}"`)
+    names.add(route.name)
+    const compiled = compileRoute(route, index, path, config.upstreams ?? {}, upstreams, options.hooks?.get(index), issues)
+    if (compiled !== undefined) routes.push(compiled)
+  })
+  issues.throwIfAny()
+  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes })
+}
+
+function compileServer (server: ServerConfig, baseDir: string, issues: IssueList): CompiledServer {
+  const listeners: CompiledListener[] = []
+  const keys = new Set<string>()
+  const listens: readonly ListenConfig[] = server.listen ?? [DEFAULTS.listen]
+  listens.forEach((listen, i) => {
+    const path = joinPath(joinPath('server', 'listen'), i)
+    const host = listen.host ?? DEFAULTS.listen.host
+    const key = `${formatHostPort(host, listen.port)}`
+    if (keys.has(key)) issues.add(path, `${key} is listed twice`)
+    keys.add(key)
+    let tls: CompiledListener['tls'] = null
+    if (listen.tls !== undefined) {
+      const certs = listen.tls.certs.map((c, j) => {
+        const certPath = joinPath(joinPath(joinPath(path, 'tls'), 'certs'), j)
+        return {
+          cert: readFile(c.cert, baseDir, joinPath(certPath, 'cert'), issues) ?? Buffer.alloc(0),
+          key: readFile(c.key, baseDir, joinPath(certPath, 'key'), issues) ?? Buffer.alloc(0)
+        }
+      })
+      tls = { certs }
+    }
+    listeners.push({ key: tls === null ? key : `${key}+tls`, host, port: listen.port, tls })
+  })
+  let trustProxy: boolean | string[] = false
+  if (Array.isArray(server.trustProxy)) {
+    server.trustProxy.forEach((cidr, i) => issues.attempt(joinPath(joinPath('server', 'trustProxy'), i), () => parseCidr(cidr)))
+    trustProxy = [...server.trustProxy]
+  } else if (server.trustProxy === true) {
+    trustProxy = true
+  }
+  const limits = server.limits ?? {}
+  if (server.daemon === true && (server.logFile ?? null) === null) {
+    issues.add('server.logFile', 'is required when daemon is true')
+  }
+  const headersTimeoutMs = duration(limits.headersTimeout, DEFAULTS.headersTimeoutMs)
+  const requestTimeoutMs = duration(limits.requestTimeout, DEFAULTS.requestTimeoutMs)
+  if (headersTimeoutMs > requestTimeoutMs) {
+    issues.add('server.limits.headersTimeout', 'must not exceed requestTimeout')
+  }
+  return {
+    listeners,
+    workers: server.workers === 'auto' ? 0 : (server.workers ?? 1),
+    trustProxy,
+    gracefulShutdownMs: duration(server.gracefulShutdown, DEFAULTS.gracefulShutdownMs),
+    daemon: server.daemon ?? false,
+    pidFile: server.pidFile ?? null,
+    logFile: server.logFile ?? null,
+    logLevel: server.logLevel ?? DEFAULTS.logLevel,
+    accessLog: server.accessLog ?? true,
+    limits: {
+      headersTimeoutMs,
+      requestTimeoutMs,
+      maxHeaderSize: limits.maxHeaderSize === undefined ? DEFAULTS.maxHeaderSize : parseSize(limits.maxHeaderSize),
+      bodyLimit: limits.bodyLimit === undefined ? DEFAULTS.bodyLimit : parseSize(limits.bodyLimit)
+    }
+  }
+}
+
+function compileUpstream (name: string, upstream: UpstreamConfig, baseDir: string, issues: IssueList): CompiledUpstream | undefined {
+  const path = joinPath('upstreams', name)
+  const tlsEnabled = upstream.tls !== undefined && upstream.tls.enabled !== false
+  const defaultPort = tlsEnabled ? 443 : 80
+  const targets: TargetSpec[] = []
+  const ids = new Set<string>()
+  const addTargets = (list: readonly TargetConfig[] | undefined, key: 'targets' | 'backup'): void => {
+    ;(list ?? []).forEach((target, i) => {
+      const spec = issues.attempt(joinPath(joinPath(path, key), i), () => compileTarget(target, defaultPort, key === 'backup'))
+      if (spec === undefined) return
+      if (ids.has(spec.address.id)) {
+        issues.add(joinPath(joinPath(path, key), i), `${spec.address.id} is listed twice`)
+        return
+      }
+      ids.add(spec.address.id)
+      targets.push(spec)
+    })
+  }
+  addTargets(upstream.targets, 'targets')
+  addTargets(upstream.backup, 'backup')
+  if ((upstream.targets ?? []).length === 0) {
+    issues.add(joinPath(path, 'targets'), 'must list at least one target')
+  }
+
+  let tls: CompiledUpstreamTls | null = null
+  if (tlsEnabled && upstream.tls !== undefined) {
+    const t = upstream.tls
+    const tlsPath = joinPath(path, 'tls')
+    if ((t.cert === undefined) !== (t.key === undefined)) {
+      issues.add(tlsPath, 'cert and key must be given together')
+    }
+    tls = {
+      servername: t.servername ?? null,
+      ca: t.ca === undefined ? null : (readFile(t.ca, baseDir, joinPath(tlsPath, 'ca'), issues) ?? null),
+      cert: t.cert === undefined ? null : (readFile(t.cert, baseDir, joinPath(tlsPath, 'cert'), issues) ?? null),
+      key: t.key === undefined ? null : (readFile(t.key, baseDir, joinPath(tlsPath, 'key'), issues) ?? null),
+      verify: t.verify ?? true
+    }
+  }
+
+  const balancerKind = upstream.balancer ?? 'round-robin'
+  if (upstream.hash !== undefined && balancerKind !== 'consistent-hash') {
+    issues.add(joinPath(path, 'hash'), 'is only used with balancer: consistent-hash')
+  }
+  if (upstream.sticky !== undefined && balancerKind !== 'sticky-cookie') {
+    issues.add(joinPath(path, 'sticky'), 'is only used with balancer: sticky-cookie')
+  }
+  const timeouts = upstream.timeouts ?? {}
+  const idleMs = duration(timeouts.idle, DEFAULTS.idleMs)
+  return {
+    name,
+    fingerprint: fingerprintOf(upstream, tls),
+    targets,
+    balancer: {
+      kind: balancerKind,
+      hashKey: parseHashKey(upstream.hash?.key ?? 'ip'),
+      sticky: {
+        cookie: upstream.sticky?.cookie ?? DEFAULTS.stickyCookie,
+        ttlMs: duration(upstream.sticky?.ttl, DEFAULTS.stickyTtlMs)
+      }
+    },
+    tls,
+    timeouts: {
+      connectMs: duration(timeouts.connect, DEFAULTS.connectMs),
+      responseMs: duration(timeouts.response, DEFAULTS.responseMs),
+      idleMs
+    },
+    pool: {
+      connections: upstream.pool?.connections ?? null,
+      keepAliveMs: Math.min(idleMs, duration(upstream.pool?.keepAlive, DEFAULTS.keepAliveMs))
+    },
+    retries: compileRetries(upstream.retries, undefined)
+  }
+}
+
+/** Settings plus the certificate bytes: a certificate replaced on disk changes the upstream. */
+function fingerprintOf (upstream: UpstreamConfig, tls: CompiledUpstreamTls | null): string {
+  const hash = createHash('sha256').update(JSON.stringify(upstream))
+  for (const file of [tls?.ca, tls?.cert, tls?.key]) hash.update(file ?? '-')
+  return hash.digest('base64url')
+}
+
+function compileTarget (target: TargetConfig, defaultPort: number, backup: boolean): TargetSpec {
+  if (typeof target === 'string') return { address: tcpAddress(target, defaultPort), weight: 1, backup }
+  if ('socketPath' in target) {
+    return { address: { kind: 'unix', socketPath: target.socketPath, id: `unix:${target.socketPath}` }, weight: target.weight ?? 1, backup }
+  }
+  return { address: tcpAddress(target.address, defaultPort), weight: target.weight ?? 1, backup }
+}
+
+function tcpAddress (text: string, defaultPort: number): TargetSpec['address'] {
+  const { host, port } = parseHostPort(text, defaultPort)
+  return { kind: 'tcp', host, port, id: formatHostPort(host, port) }
+}
+
+function parseHashKey (key: string): HashKey {
+  const colon = key.indexOf(':')
+  if (colon < 0) return { from: key as 'ip' | 'path' | 'query' | 'url' }
+  const from = key.slice(0, colon) as 'header' | 'cookie'
+  const name = key.slice(colon + 1)
+  return { from, name: from === 'header' ? name.toLowerCase() : name }
+}
+
+function compileRetries (own: RetriesConfig | undefined, inherited: RetryPolicy | undefined): RetryPolicy {
+  const on = own?.on
+  const methods = own?.methods?.map(m => m.toUpperCase())
+  return {
+    attempts: own?.attempts ?? inherited?.attempts ?? DEFAULTS.retryAttempts,
+    onConnectError: on === undefined ? (inherited?.onConnectError ?? true) : on.includes('connect-error'),
+    statuses: on === undefined
+      ? (inherited?.statuses ?? new Set<number>())
+      : new Set(on.filter((x): x is number => typeof x === 'number')),
+    methods: methods === undefined ? (inherited?.methods ?? new Set(DEFAULTS.retryMethods)) : new Set(methods)
+  }
+}
+
+const NO_HOOKS: Readonly<RouteHooks> = Object.freeze({})
+
+function compileRoute (
+  route: RouteFileConfig,
+  index: number,
+  path: string,
+  upstreamConfigs: Readonly<Record<string, UpstreamConfig>>,
+  upstreams: ReadonlyMap<string, CompiledUpstream>,
+  hooks: RouteHooks | undefined,
+  issues: IssueList
+): CompiledRoute | undefined {
+  const transparent = route.transparent === true
+  if (transparent && route.upstream !== undefined) {
+    issues.add(path, 'set either upstream or transparent: true, not both')
+  } else if (!transparent && route.upstream === undefined) {
+    issues.add(path, 'needs an upstream (or transparent: true)')
+  } else if (route.upstream !== undefined && upstreamConfigs[route.upstream] === undefined) {
+    issues.add(joinPath(path, 'upstream'), `names a missing upstream "${route.upstream}"`)
+  }
+  const match = route.match ?? {}
+  issues.attempt(joinPath(joinPath(path, 'match'), 'path'), () => compilePathPattern(match.path))
+  const matchSpec: RouteMatchSpec = {
+    ...(match.host !== undefined ? { host: match.host } : {}),
+    ...(match.path !== undefined ? { path: match.path } : {}),
+    ...(match.methods !== undefined ? { methods: match.methods.map(m => m.toUpperCase()) } : {}),
+    ...(match.headers !== undefined ? { headers: match.headers } : {})
+  }
+  const rewritePath = issues.attempt(joinPath(joinPath(path, 'rewrite'), 'path'), () => compilePathRewrite(route.rewrite))
+  const rewriteQuery = issues.attempt(joinPath(joinPath(path, 'rewrite'), 'query'), () => compileQueryRewrite(route.rewrite?.query))
+  const requestHeaders = issues.attempt(joinPath(path, 'requestHeaders'), () => compileHeaderRules(route.requestHeaders))
+  const responseHeaders = issues.attempt(joinPath(path, 'responseHeaders'), () => compileHeaderRules(route.responseHeaders))
+  const upstream = route.upstream === undefined ? undefined : upstreams.get(route.upstream)
+  const timeouts = route.timeouts ?? {}
+  if (rewritePath === undefined || rewriteQuery === undefined || requestHeaders === undefined || responseHeaders === undefined) return undefined
+  return {
+    index,
+    name: route.name,
+    match: matchSpec,
+    upstream: route.upstream ?? null,
+    transparent,
+    rewritePath,
+    rewriteQuery,
+    requestHeaders,
+    responseHeaders,
+    timeouts: {
+      connectMs: duration(timeouts.connect, upstream?.timeouts.connectMs ?? DEFAULTS.connectMs),
+      responseMs: duration(timeouts.response, upstream?.timeouts.responseMs ?? DEFAULTS.responseMs)
+    },
+    retries: transparent && route.retries === undefined
+      ? { attempts: 0, onConnectError: false, statuses: new Set(), methods: new Set() }
+      : compileRetries(route.retries, upstream?.retries),
+    hooks: hooks === undefined ? NO_HOOKS : Object.freeze({ ...hooks })
+  }
+}
+
+function duration (value: string | number | undefined, fallback: number): number {
+  return value === undefined ? fallback : parseDuration(value)
+}
+
+function readFile (file: string, baseDir: string, path: string, issues: IssueList): Buffer | undefined {
+  const full = isAbsolute(file) ? file : resolve(baseDir, file)
+  return issues.attempt(path, () => {
+    try {
+      return readFileSync(full)
+    } catch (err) {
+      throw new Error(`cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    }
+  })
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value
+  if (value instanceof Map || value instanceof Set) {
+    for (const item of value.values()) deepFreeze(item)
+    return Object.freeze(value)
+  }
+  if (Buffer.isBuffer(value) || ArrayBuffer.isView(value) || value instanceof RegExp) return value
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
+  return Object.freeze(value)
+}

@@ -1,0 +1,191 @@
+/**
+ * Loading: file (YAML, JSON, or a TypeScript/JavaScript module exporting `defineGateway`)
+ * → routes from `routes/*.ts` → `.env` and `${NAME}` → schema → compile. The result is a
+ * frozen CompiledGateway or a ConfigError listing every problem as `path: message`.
+ * Nothing is applied here: the caller decides whether to swap the running config.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { basename, dirname, extname, join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { parseDocument } from 'yaml'
+import { ConfigError, IssueList, joinPath } from './errors.js'
+import { readDotEnv, substituteEnv, type Environment } from './env.js'
+import { validateSchema } from './validate.js'
+import { compileGateway, type CompiledGateway } from './compile.js'
+import type { RouteHooks } from '../hooks.js'
+
+export interface LoadOptions {
+  /** Folder of TypeScript routes; default `routes/` beside the config file when it exists. */
+  readonly routesDir?: string
+  /** The environment for `${NAME}`; default process.env plus `.env` beside the config. */
+  readonly env?: Environment
+}
+
+export interface LoadedConfig {
+  readonly compiled: CompiledGateway
+  /** Absolute path of the file read, or null for a config given as an object. */
+  readonly file: string | null
+}
+
+const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'])
+
+/** Reads and compiles a config file. Throws ConfigError. */
+export async function loadConfigFile (file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
+  const full = resolve(file)
+  const baseDir = dirname(full)
+  const raw = await readConfigFile(full)
+  const routesDir = options.routesDir ?? join(baseDir, 'routes')
+  const extraRoutes = await loadRouteModules(routesDir, options.routesDir !== undefined)
+  const env = options.env ?? withDotEnv(baseDir)
+  return { compiled: buildConfig(raw, { baseDir, env, extraRoutes }), file: full }
+}
+
+/**
+ * Compiles a config given as an object (`Gateway.apply`, the admin API). Hooks on its
+ * routes are kept; `${NAME}` references are resolved against `env`.
+ */
+export function loadConfigObject (raw: unknown, options: { baseDir?: string, env?: Environment } = {}): LoadedConfig {
+  const baseDir = options.baseDir ?? process.cwd()
+  return { compiled: buildConfig(raw, { baseDir, env: options.env ?? process.env, extraRoutes: [] }), file: null }
+}
+
+interface RouteModuleEntry {
+  readonly route: unknown
+  readonly file: string
+}
+
+function buildConfig (raw: unknown, options: { baseDir: string, env: Environment, extraRoutes: readonly RouteModuleEntry[] }): CompiledGateway {
+  const issues = new IssueList()
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError([{ path: '', message: 'the config must be an object (a mapping at the top of the file)' }])
+  }
+  const config: Record<string, unknown> = { ...(raw as Record<string, unknown>) }
+  const origins = new Map<number, string>()
+  if (options.extraRoutes.length > 0) {
+    const routes = Array.isArray(config.routes) ? [...config.routes as unknown[]] : []
+    for (const entry of options.extraRoutes) {
+      origins.set(routes.length, entry.file)
+      routes.push(entry.route)
+    }
+    config.routes = routes
+  }
+  const hooks = extractHooks(config, issues)
+  const substituted = substituteEnv(config, options.env, issues)
+  const valid = validateSchema(substituted, issues)
+  if (!valid) throw new ConfigError(withOrigins(issues.items, origins))
+  issues.throwIfAny()
+  try {
+    return compileGateway(substituted, { baseDir: options.baseDir, hooks })
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(withOrigins(err.issues, origins))
+    throw err
+  }
+}
+
+/** Route hooks are functions: they are taken out before validation and handed to compile. */
+function extractHooks (config: Record<string, unknown>, issues: IssueList): Map<number, RouteHooks> {
+  const hooks = new Map<number, RouteHooks>()
+  if (!Array.isArray(config.routes)) return hooks
+  config.routes = (config.routes as unknown[]).map((route, index) => {
+    if (route === null || typeof route !== 'object' || !('hooks' in route)) return route
+    const { hooks: routeHooks, ...rest } = route as { hooks: unknown }
+    const path = joinPath(joinPath('routes', index), 'hooks')
+    if (routeHooks === undefined) return rest
+    if (routeHooks === null || typeof routeHooks !== 'object') {
+      issues.add(path, 'must be an object of hook functions')
+      return rest
+    }
+    for (const [name, fn] of Object.entries(routeHooks)) {
+      if (!HOOK_NAMES.has(name)) issues.add(joinPath(path, name), `unknown hook (expected one of ${[...HOOK_NAMES].join(', ')})`)
+      else if (typeof fn !== 'function') issues.add(joinPath(path, name), 'must be a function')
+    }
+    hooks.set(index, routeHooks as RouteHooks)
+    return rest
+  })
+  return hooks
+}
+
+const HOOK_NAMES: ReadonlySet<string> = new Set(['onRequest', 'upstreamRequest', 'upstreamResponse', 'onError', 'onResponse'])
+
+function withOrigins (items: readonly { path: string, message: string }[], origins: ReadonlyMap<number, string>): { path: string, message: string }[] {
+  if (origins.size === 0) return [...items]
+  return items.map(item => {
+    const m = /^routes\[(\d+)\]/.exec(item.path)
+    const file = m === null ? undefined : origins.get(Number(m[1]))
+    return file === undefined ? item : { path: `${basename(file)}: ${item.path}`, message: item.message }
+  })
+}
+
+async function readConfigFile (file: string): Promise<unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }])
+  }
+  const ext = extname(file).toLowerCase()
+  if (ext === '.json') {
+    try {
+      return JSON.parse(text)
+    } catch (err) {
+      throw new ConfigError([{ path: '', message: `${basename(file)} is not valid JSON: ${(err as Error).message}` }])
+    }
+  }
+  if (MODULE_EXTENSIONS.has(ext)) return defaultExport(await importModule(file), file)
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map(e => ({ path: '', message: `${basename(file)}: ${e.message.split('\n')[0] ?? e.message}` })))
+  }
+  return doc.toJS({ maxAliasCount: 100 })
+}
+
+/** Loads `routes/*.{ts,js}`: each default export is a route or an array of routes. */
+async function loadRouteModules (dir: string, required: boolean): Promise<RouteModuleEntry[]> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    if (required) throw new ConfigError([{ path: '', message: `routes folder ${dir} does not exist` }])
+    return []
+  }
+  const files = readdirSync(dir)
+    .filter(name => MODULE_EXTENSIONS.has(extname(name)) && !name.endsWith('.d.ts') && !name.startsWith('.'))
+    .sort()
+  const entries: RouteModuleEntry[] = []
+  for (const name of files) {
+    const file = join(dir, name)
+    const exported = defaultExport(await importModule(file), file)
+    for (const route of Array.isArray(exported) ? exported : [exported]) entries.push({ route, file })
+  }
+  return entries
+}
+
+/** Bumped per load: a reload must see edited modules, and ESM caches by URL. */
+let loadGeneration = 0
+
+async function importModule (file: string): Promise<Record<string, unknown>> {
+  try {
+    const url = `${pathToFileURL(file).href}?load=${++loadGeneration}`
+    const ext = extname(file)
+    if (ext === '.ts' || ext === '.mts' || ext === '.cts') {
+      // tsx compiles the user's TypeScript on the fly, so a config or route needs no build step.
+      const { tsImport } = await import('tsx/esm/api')
+      return await tsImport(url, import.meta.url) as Record<string, unknown>
+    }
+    return await import(url) as Record<string, unknown>
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `${basename(file)}: ${(err as Error).message}` }], { cause: err })
+  }
+}
+
+function defaultExport (mod: Record<string, unknown>, file: string): unknown {
+  let value = mod.default
+  // A CommonJS or tsx-wrapped module may nest the default export once more.
+  if (value !== null && typeof value === 'object' && 'default' in value && Object.keys(value).length === 1) {
+    value = (value as { default: unknown }).default
+  }
+  if (value === undefined) throw new ConfigError([{ path: '', message: `${basename(file)} has no default export` }])
+  return value
+}
+
+function withDotEnv (baseDir: string): Environment {
+  const merged = readDotEnv(join(baseDir, '.env'))
+  return resolve(baseDir) === resolve(process.cwd()) ? merged : readDotEnv(join(process.cwd(), '.env'), merged)
+}

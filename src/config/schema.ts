@@ -1,0 +1,198 @@
+/**
+ * THE config schema: the single source of the config's TypeScript types (through
+ * TypeBox's `Static`) and of its validation (the same objects are JSON Schema, compiled by
+ * Ajv in `validate.ts`). YAML, JSON and `defineGateway` modules all go through it.
+ *
+ * Every object is closed (`additionalProperties: false`) so that a misspelt key is an
+ * error, not a silently ignored setting. Checks JSON Schema cannot express (a route naming
+ * a missing upstream, a bad CIDR or regex) live in `check.ts` and report the same
+ * `path: message` lines.
+ */
+import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox'
+
+const closed = <T extends TProperties>(properties: T, description?: string): TObject<T> =>
+  Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) })
+
+export const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)\\s*$'
+export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kK][bB]|[mM][bB]|[gG][bB])\\s*$'
+
+/** "500ms", "2s", "1m", "1h", or an integer number of milliseconds. */
+export const Duration = Type.Union([
+  Type.String({ pattern: DURATION_PATTERN }),
+  Type.Integer({ minimum: 0 })
+], { description: 'a duration: "500ms", "2s", "1m", "1h" or milliseconds', errorMessage: 'must be a duration such as "500ms", "2s", "1m" or a number of milliseconds' })
+
+/** "100b", "64kb", "10mb", or an integer number of bytes. */
+export const Size = Type.Union([
+  Type.String({ pattern: SIZE_PATTERN }),
+  Type.Integer({ minimum: 0 })
+], { description: 'a size: "100b", "64kb", "10mb" or bytes', errorMessage: 'must be a size such as "100b", "64kb", "10mb" or a number of bytes' })
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 })
+const HttpMethod = Type.String({ pattern: '^[A-Za-z]+$', description: 'an HTTP method' })
+const HeaderName = Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'an HTTP header name' })
+const StringMap = Type.Record(Type.String(), Type.String())
+
+// ---------------------------------------------------------------- server
+
+export const ListenSchema = closed({
+  host: Type.Optional(Type.String({ minLength: 1, description: 'address to bind, default 0.0.0.0' })),
+  port: Port,
+  tls: Type.Optional(closed({
+    certs: Type.Array(closed({
+      cert: Type.String({ minLength: 1, description: 'PEM certificate file' }),
+      key: Type.String({ minLength: 1, description: 'PEM private key file' })
+    }), { minItems: 1, description: 'picked by SNI; the first is the default' })
+  }))
+})
+
+export const LimitsSchema = closed({
+  headersTimeout: Type.Optional(Duration),
+  requestTimeout: Type.Optional(Duration),
+  maxHeaderSize: Type.Optional(Size),
+  bodyLimit: Type.Optional(Size)
+})
+
+const LogLevel = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)))
+
+export const ServerSchema = closed({
+  listen: Type.Optional(Type.Array(ListenSchema, { minItems: 1 })),
+  workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')])),
+  trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.Array(Type.String({ minLength: 1 }))], {
+    description: 'addresses or CIDRs whose X-Forwarded-For is believed'
+  })),
+  gracefulShutdown: Type.Optional(Duration),
+  daemon: Type.Optional(Type.Boolean()),
+  pidFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
+  logFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
+  logLevel: Type.Optional(LogLevel),
+  accessLog: Type.Optional(Type.Boolean()),
+  limits: Type.Optional(LimitsSchema)
+})
+
+// ---------------------------------------------------------------- upstreams
+
+const Weight = Type.Integer({ minimum: 1, maximum: 1000 })
+
+export const TargetSchema = Type.Union([
+  Type.String({ minLength: 1, description: 'host:port' }),
+  closed({ address: Type.String({ minLength: 1 }), weight: Type.Optional(Weight) }),
+  closed({ socketPath: Type.String({ minLength: 1 }), weight: Type.Optional(Weight) })
+], { errorMessage: 'must be "host:port", { address, weight } or { socketPath, weight }' })
+
+export const BalancerSchema = Type.Union([
+  Type.Literal('round-robin'),
+  Type.Literal('random'),
+  Type.Literal('least-connections'),
+  Type.Literal('consistent-hash'),
+  Type.Literal('sticky-cookie')
+], { errorMessage: 'must be one of round-robin, random, least-connections, consistent-hash, sticky-cookie' })
+
+export const UpstreamTlsSchema = closed({
+  enabled: Type.Optional(Type.Boolean()),
+  servername: Type.Optional(Type.String({ minLength: 1, description: 'SNI and default Host' })),
+  ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA file to verify the upstream' })),
+  cert: Type.Optional(Type.String({ minLength: 1, description: 'PEM client certificate (mTLS)' })),
+  key: Type.Optional(Type.String({ minLength: 1, description: 'PEM client key (mTLS)' })),
+  verify: Type.Optional(Type.Boolean({ description: 'verify the upstream certificate; default true' }))
+})
+
+export const UpstreamTimeoutsSchema = closed({
+  connect: Type.Optional(Duration),
+  response: Type.Optional(Duration),
+  idle: Type.Optional(Duration)
+})
+
+export const RetriesSchema = closed({
+  attempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: 'extra tries after the first' })),
+  on: Type.Optional(Type.Array(Type.Union([
+    Type.Literal('connect-error'),
+    Type.Integer({ minimum: 100, maximum: 599 })
+  ], { errorMessage: 'must be "connect-error" or an HTTP status' }))),
+  methods: Type.Optional(Type.Array(HttpMethod))
+})
+
+export const UpstreamSchema = closed({
+  targets: Type.Optional(Type.Array(TargetSchema)),
+  backup: Type.Optional(Type.Array(TargetSchema)),
+  balancer: Type.Optional(BalancerSchema),
+  hash: Type.Optional(closed({
+    key: Type.String({
+      pattern: '^(ip|path|query|url|header:[^\\s:]+|cookie:[^\\s;=]+)$',
+      errorMessage: 'must be ip, path, query, url, header:<name> or cookie:<name>'
+    })
+  })),
+  sticky: Type.Optional(closed({
+    cookie: Type.Optional(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" })),
+    ttl: Type.Optional(Duration)
+  })),
+  protocol: Type.Optional(Type.Literal('http1', { errorMessage: 'must be http1 (h2 and h2c upstreams are not supported yet)' })),
+  tls: Type.Optional(UpstreamTlsSchema),
+  timeouts: Type.Optional(UpstreamTimeoutsSchema),
+  pool: Type.Optional(closed({
+    connections: Type.Optional(Type.Integer({ minimum: 1 })),
+    keepAlive: Type.Optional(Duration)
+  })),
+  retries: Type.Optional(RetriesSchema)
+})
+
+// ---------------------------------------------------------------- routes
+
+export const HeaderRulesSchema = closed({
+  set: Type.Optional(StringMap),
+  remove: Type.Optional(Type.Array(HeaderName)),
+  copy: Type.Optional(StringMap)
+})
+
+export const RouteMatchSchema = closed({
+  host: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+  path: Type.Optional(Type.String({ minLength: 1, description: 'exact "/x", prefix "/x/*", or regex "~ ^/x/(\\d+)$"' })),
+  methods: Type.Optional(Type.Array(HttpMethod, { minItems: 1 })),
+  headers: Type.Optional(StringMap)
+})
+
+export const RewriteSchema = closed({
+  stripPrefix: Type.Optional(Type.String({ pattern: '^/' })),
+  path: Type.Optional(Type.String({ minLength: 1, description: 'template: {rest}, {1}, {name}' })),
+  query: Type.Optional(closed({
+    remove: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    set: Type.Optional(StringMap)
+  }))
+})
+
+export const RouteSchema = closed({
+  name: Type.String({ minLength: 1 }),
+  match: Type.Optional(RouteMatchSchema),
+  upstream: Type.Optional(Type.String({ minLength: 1 })),
+  transparent: Type.Optional(Type.Boolean({ description: "forward to the request's own Host" })),
+  rewrite: Type.Optional(RewriteSchema),
+  requestHeaders: Type.Optional(HeaderRulesSchema),
+  responseHeaders: Type.Optional(HeaderRulesSchema),
+  timeouts: Type.Optional(closed({ connect: Type.Optional(Duration), response: Type.Optional(Duration) })),
+  retries: Type.Optional(RetriesSchema)
+})
+
+// ---------------------------------------------------------------- the whole file
+
+export const GatewayConfigSchema = closed({
+  server: Type.Optional(ServerSchema),
+  upstreams: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), UpstreamSchema)),
+  routes: Type.Optional(Type.Array(RouteSchema))
+})
+
+export type DurationValue = Static<typeof Duration>
+export type SizeValue = Static<typeof Size>
+export type ListenConfig = Static<typeof ListenSchema>
+export type ServerConfig = Static<typeof ServerSchema>
+export type TargetConfig = Static<typeof TargetSchema>
+export type UpstreamConfig = Static<typeof UpstreamSchema>
+export type RetriesConfig = Static<typeof RetriesSchema>
+export type HeaderRulesConfig = Static<typeof HeaderRulesSchema>
+export type RouteMatchConfig = Static<typeof RouteMatchSchema>
+export type RewriteConfig = Static<typeof RewriteSchema>
+/** A route as written in the config file (no hooks: those exist only in TypeScript). */
+export type RouteFileConfig = Static<typeof RouteSchema>
+/** The config file as written (YAML, JSON or `defineGateway`), before compilation. */
+export type GatewayFileConfig = Static<typeof GatewayConfigSchema>
+
+export type { TSchema }

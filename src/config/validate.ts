@@ -1,0 +1,90 @@
+/**
+ * Schema validation: Ajv compiles `GatewayConfigSchema` once per process, and its errors
+ * are turned into `path: message` issues a person can act on (the offending key named,
+ * one line per problem, union branches folded into one readable message).
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import { GatewayConfigSchema, type GatewayFileConfig } from './schema.js'
+import { IssueList, joinPath } from './errors.js'
+
+let compiled: ValidateFunction<GatewayFileConfig> | undefined
+
+function validator (): ValidateFunction<GatewayFileConfig> {
+  if (compiled === undefined) {
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
+    // `errorMessage` annotates a schema with the sentence to show when it fails as a whole.
+    ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' })
+    compiled = ajv.compile<GatewayFileConfig>(GatewayConfigSchema)
+  }
+  return compiled
+}
+
+/** Adds one issue per schema violation; returns true when the value conforms. */
+export function validateSchema (value: unknown, issues: IssueList, basePath = ''): value is GatewayFileConfig {
+  const validate = validator()
+  if (validate(value)) return true
+  for (const issue of toIssues(validate.errors ?? [])) {
+    issues.add(prefixPath(basePath, issue.path), issue.message)
+  }
+  return false
+}
+
+function toIssues (errors: readonly ErrorObject[]): { path: string, message: string }[] {
+  // A failed union reports the union itself and every branch's complaint; the branches'
+  // complaints are noise, so keep only the union's (with its errorMessage when it has one).
+  const unionPaths = errors.filter(e => e.keyword === 'anyOf').map(e => e.instancePath)
+  const kept = errors.filter(e => e.keyword === 'anyOf' || !unionPaths.some(p => isWithin(e.instancePath, p)))
+  const seen = new Set<string>()
+  const out: { path: string, message: string }[] = []
+  for (const error of kept) {
+    const { path, message } = describe(error)
+    const key = `${path}\u0000${message}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    out.push({ path, message })
+  }
+  return out
+}
+
+function describe (error: ErrorObject): { path: string, message: string } {
+  const path = pointerToPath(error.instancePath)
+  const custom = (error.parentSchema as { errorMessage?: unknown } | undefined)?.errorMessage
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = (error.params as { additionalProperty: string }).additionalProperty
+      return { path: joinPath(path, key), message: 'unknown key' }
+    }
+    case 'required': {
+      const key = (error.params as { missingProperty: string }).missingProperty
+      return { path: joinPath(path, key), message: 'is required' }
+    }
+    case 'anyOf':
+    case 'pattern':
+    case 'const':
+      if (typeof custom === 'string') return { path, message: custom }
+      break
+    case 'propertyNames':
+      return { path, message: 'has an invalid key' }
+  }
+  return { path, message: error.message ?? 'is invalid' }
+}
+
+function isWithin (path: string, parent: string): boolean {
+  return path === parent || path.startsWith(parent + '/')
+}
+
+function pointerToPath (pointer: string): string {
+  if (pointer === '') return ''
+  let path = ''
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~')
+    path = joinPath(path, /^\d+$/.test(key) ? Number(key) : key)
+  }
+  return path
+}
+
+function prefixPath (base: string, path: string): string {
+  if (base === '') return path
+  if (path === '') return base
+  return path.startsWith('[') ? base + path : `${base}.${path}`
+}

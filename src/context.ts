@@ -1,0 +1,98 @@
+/**
+ * RequestContext: Pingora's CTX. One per request, created in the first onRequest hook with
+ * every field set in the constructor (a fixed shape keeps property access monomorphic),
+ * and handed to every phase and user hook of that request. It is also what balancers read
+ * (BalancerInput), so choosing a target allocates nothing more.
+ */
+import type { FastifyRequest } from 'fastify'
+import type { CompiledRoute } from './config/compile.js'
+import type { RouteMatch } from './routing/matcher.js'
+import type { Upstream } from './upstream/upstream.js'
+import type { Target } from './upstream/target.js'
+import type { UpstreamAttempt } from './upstream/attempt.js'
+import type { BalancerInput } from './upstream/balancer/index.js'
+import type { GatewayError } from './errors.js'
+import type { DeferredBody } from './proxy/body.js'
+import type { Readable } from 'node:stream'
+
+export class RequestContext implements BalancerInput {
+  readonly route: CompiledRoute
+  /** The match: normalised path, query, the prefix's `rest`, regex captures. */
+  readonly match: RouteMatch<CompiledRoute>
+  readonly requestId: string
+  /** performance.now() when the request reached the gateway. */
+  readonly startedAt: number
+  /** The upstream serving this route, or null for transparent routes. */
+  readonly upstream: Upstream | null
+  /** Path sent upstream, after rewrites. */
+  upstreamPath: string
+  /** Query sent upstream (without `?`), after rewrites. */
+  upstreamQuery: string
+  /** The balancer's remaining choices for retries. */
+  candidates: Iterator<Target> | null = null
+  /** A fallback already taken from `candidates` (to know a retry is possible). */
+  reserved: Target | null = null
+  /** The target of the current (or last) attempt. */
+  target: Target | null = null
+  /** The attempt in flight, to cancel it when the client goes away. */
+  attempt: UpstreamAttempt | null = null
+  /** The client's body stream, kept while a retry could still resend it. */
+  bodySource: Readable | null = null
+  /** The wrapper handed to the current attempt (see DeferredBody). */
+  body: DeferredBody | null = null
+  /** How many attempts were made. */
+  tries = 0
+  /** The error the request failed with, if it did. */
+  error: GatewayError | null = null
+  private readonly request: FastifyRequest
+  private userState: Record<string, unknown> | null = null
+
+  constructor (request: FastifyRequest, route: CompiledRoute, match: RouteMatch<CompiledRoute>, upstream: Upstream | null) {
+    this.request = request
+    this.route = route
+    this.match = match
+    this.requestId = request.id
+    this.startedAt = performance.now()
+    this.upstream = upstream
+    this.upstreamPath = match.path
+    this.upstreamQuery = match.query
+  }
+
+  /** Free-form values user hooks share across the phases of this request. */
+  get state (): Record<string, unknown> {
+    if (this.userState === null) this.userState = {}
+    return this.userState
+  }
+
+  // ---- BalancerInput
+
+  /** The client's address (X-Forwarded-For is believed only from trustProxy peers). */
+  get ip (): string {
+    return this.request.ip
+  }
+
+  get path (): string {
+    return this.match.path
+  }
+
+  get query (): string {
+    return this.match.query
+  }
+
+  get headers (): FastifyRequest['headers'] {
+    return this.request.headers
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The gateway's per-request context; null on requests no route matched. */
+    tollgate: RequestContext | null
+  }
+  interface FastifyContextConfig {
+    /** The compiled route a Fastify route serves (set on proxy routes only). */
+    tollgate?: CompiledRoute
+    /** Its upstream, or null for transparent routes. */
+    upstream?: Upstream | null
+  }
+}

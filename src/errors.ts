@@ -1,0 +1,54 @@
+/**
+ * One typed error per error code of the contract (§5). Everything that answers a request
+ * with an error throws or sends one of these; the error handler plugin turns it into
+ * `{"error":{"status","code","message","requestId"}}`. Tests assert `body.error.code`.
+ */
+import createError from '@fastify/error'
+
+/** Who caused an error, as Pingora's ErrorSource: it decides logging and retries. */
+export type ErrorSource = 'upstream' | 'downstream' | 'internal'
+
+export interface GatewayError extends Error {
+  readonly code: string
+  readonly statusCode: number
+  /** The upstream failed before its response began: the next target may be tried. */
+  retryable?: boolean
+  source?: ErrorSource
+  /** Extra response headers the error carries (Retry-After, WWW-Authenticate). */
+  headers?: Record<string, string>
+}
+
+/** Format arguments, then optionally `{ cause }` (kept as the error's cause). */
+type ErrorArgs = [unknown?, unknown?, unknown?, { cause?: unknown }?]
+
+function define (code: string, status: number, message: string) {
+  return createError<string, number, ErrorArgs>(code, message, status)
+}
+
+export const RouteNotFound = define('ROUTE_NOT_FOUND', 404, 'no route matches %s %s')
+/** Connection refused or reset, garbage answer, TLS failure: the upstream could not answer. */
+export const UpstreamUnavailable = define('UPSTREAM_UNAVAILABLE', 502, 'upstream %s could not be reached: %s')
+export const NoHealthyUpstream = define('NO_HEALTHY_UPSTREAM', 503, 'upstream %s has no available target')
+export const UpstreamTimeout = define('UPSTREAM_TIMEOUT', 504, 'upstream %s did not %s within %s')
+export const RateLimited = define('RATE_LIMITED', 429, 'rate limit exceeded')
+export const TooManyConcurrent = define('TOO_MANY_CONCURRENT', 429, 'too many concurrent requests')
+export const PayloadTooLarge = define('PAYLOAD_TOO_LARGE', 413, 'request body is larger than %s')
+export const RequestBlocked = define('REQUEST_BLOCKED', 403, 'request blocked')
+export const IpForbidden = define('IP_FORBIDDEN', 403, 'address %s is not allowed')
+export const Unauthorized = define('UNAUTHORIZED', 401, '%s')
+export const Forbidden = define('FORBIDDEN', 403, '%s')
+export const BadRequest = define('BAD_REQUEST', 400, '%s')
+/** A fault of the gateway itself (a bug, or a user hook that threw). */
+export const InternalError = define('INTERNAL_ERROR', 500, '%s')
+
+/** True for errors raised by the gateway's own classes above. */
+export function isGatewayError (err: unknown): err is GatewayError {
+  const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined
+  return typeof code === 'string' && GATEWAY_CODES.has(code)
+}
+
+const GATEWAY_CODES: ReadonlySet<string> = new Set([
+  'ROUTE_NOT_FOUND', 'UPSTREAM_UNAVAILABLE', 'NO_HEALTHY_UPSTREAM', 'UPSTREAM_TIMEOUT', 'RATE_LIMITED',
+  'TOO_MANY_CONCURRENT', 'PAYLOAD_TOO_LARGE', 'REQUEST_BLOCKED', 'IP_FORBIDDEN', 'UNAUTHORIZED',
+  'FORBIDDEN', 'BAD_REQUEST', 'INTERNAL_ERROR'
+])

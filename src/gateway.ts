@@ -1,0 +1,241 @@
+/**
+ * The Gateway: long-lived listeners, the live upstreams, and the current app version.
+ * `apply` is build-then-swap: the next config gets its own Fastify app (and any new or
+ * changed upstreams) built beside the running one; only when it is ready do the listeners
+ * start calling it. Requests in flight finish on the version they started on, which is
+ * closed once they have. A config that fails to load or build changes nothing.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import pino, { type Logger } from 'pino'
+import type { Agent } from 'undici'
+import { buildApp, type AppVersion } from './app.js'
+import type { CompiledGateway, CompiledListener } from './config/compile.js'
+import { loadConfigFile, loadConfigObject, type LoadOptions } from './config/load.js'
+import { ConfigError } from './config/errors.js'
+import { UpstreamRegistry } from './upstream/registry.js'
+import { createTransparentAgent } from './upstream/dispatcher.js'
+import { Listener } from './server/listener.js'
+import type { Target } from './upstream/target.js'
+
+export interface GatewayOptions {
+  /** pino logger; default: JSON to stdout at the config's logLevel. */
+  readonly logger?: Logger
+  /** The file `reload()` re-reads (SIGHUP). */
+  readonly configFile?: string
+  readonly loadOptions?: LoadOptions
+}
+
+interface LiveVersion extends AppVersion {
+  inflight: number
+  retired: boolean
+  readonly drained: Promise<void>
+  readonly markDrained: () => void
+}
+
+export class Gateway {
+  readonly logger: Logger
+  private readonly configFile: string | null
+  private readonly loadOptions: LoadOptions
+  private readonly upstreams: UpstreamRegistry
+  private readonly transparent: Agent
+  private readonly listeners = new Map<string, Listener>()
+  private current: LiveVersion | null = null
+  private applying: Promise<unknown> = Promise.resolve()
+  private closed = false
+
+  constructor (options: GatewayOptions = {}) {
+    this.logger = options.logger ?? pino({ level: 'info' })
+    this.configFile = options.configFile ?? null
+    this.loadOptions = options.loadOptions ?? {}
+    this.upstreams = new UpstreamRegistry({
+      onConnection: (target: Target, socket) => {
+        this.logger.debug({ target: target.id, localPort: socket.localPort, connections: target.connectionsOpened }, 'upstream connection opened')
+      }
+    })
+    this.transparent = createTransparentAgent(5_000, 30_000)
+  }
+
+  /** Loads `file`, starts listening, and returns the running gateway. */
+  static async start (file: string, options: Omit<GatewayOptions, 'configFile'> = {}): Promise<Gateway> {
+    const gateway = new Gateway({ ...options, configFile: file })
+    await gateway.reload()
+    return gateway
+  }
+
+  /** The config currently served, or null before the first apply. */
+  get config (): CompiledGateway | null {
+    return this.current?.config ?? null
+  }
+
+  /** Where each listener is bound (the real port when the config said 0). */
+  addresses (): { host: string, port: number, tls: boolean }[] {
+    return [...this.listeners.values()].map(l => ({ ...l.address(), tls: l.spec.tls !== null }))
+  }
+
+  /** Live upstreams, by name (admin API, tests). */
+  get liveUpstreams (): ReadonlyMap<string, import('./upstream/upstream.js').Upstream> {
+    return this.upstreams.all
+  }
+
+  /** Re-reads the config file and applies it (SIGHUP). Throws ConfigError; nothing changes then. */
+  async reload (): Promise<void> {
+    if (this.configFile === null) throw new Error('this gateway was not started from a file')
+    const file = this.configFile
+    await this.serialised(async () => {
+      const { compiled } = await loadConfigFile(file, this.loadOptions)
+      await this.swap(compiled)
+    })
+  }
+
+  /**
+   * Applies a config: a compiled one, or a plain object in the config file's shape. An
+   * invalid config is logged, throws ConfigError, and leaves the running one in place.
+   */
+  async apply (config: CompiledGateway | Record<string, unknown>): Promise<void> {
+    await this.serialised(async () => {
+      const compiled = isCompiled(config) ? config : loadConfigObject(config, { baseDir: process.cwd() }).compiled
+      await this.swap(compiled)
+    })
+  }
+
+  private async serialised (work: () => Promise<void>): Promise<void> {
+    const run = this.applying.then(work, work)
+    this.applying = run.catch(() => undefined)
+    try {
+      await run
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        this.logger.error({ issues: err.issues }, 'config refused; the running config stays')
+      } else {
+        this.logger.error({ err }, 'config could not be applied; the running config stays')
+      }
+      throw err
+    }
+  }
+
+  private async swap (config: CompiledGateway): Promise<void> {
+    if (this.closed) throw new Error('the gateway is closed')
+    if (this.current === null) this.logger.level = config.server.logLevel
+    const change = this.upstreams.prepare(config.upstreams)
+    let next: LiveVersion
+    let builtApp: AppVersion | undefined
+    try {
+      builtApp = await buildApp({
+        config,
+        upstreams: change.next,
+        transparentDispatcher: this.transparent,
+        logger: this.logger
+      })
+      next = live(builtApp)
+      await this.syncListeners(config)
+    } catch (err) {
+      await Promise.all(change.created.map(u => u.close()))
+      // Built but never used: close it (the variable is unset when the build itself failed).
+      await closeQuietly(builtApp)
+      throw err
+    }
+    const previous = this.current
+    this.current = next
+    this.upstreams.commit(change)
+    this.logger.level = config.server.logLevel
+    this.logger.info({ routes: config.routes.length, upstreams: config.upstreams.size }, previous === null ? 'config applied' : 'config reloaded')
+    if (previous !== null) {
+      this.retire(previous).then(() => Promise.all(change.retired.map(u => u.close())))
+        .catch(err => this.logger.warn({ err }, 'closing the previous app version failed'))
+    }
+  }
+
+  /** Opens listeners the config added, updates kept ones, drains the ones it removed. */
+  private async syncListeners (config: CompiledGateway): Promise<void> {
+    // A listener that asked for port 0 is the same listener as one naming its bound port.
+    const keyOf = (spec: CompiledListener): string => {
+      for (const [key, listener] of this.listeners) if (listener.serves(spec)) return key
+      return spec.key
+    }
+    const wanted = new Map(config.server.listeners.map(l => [keyOf(l), l]))
+    const opened: Listener[] = []
+    try {
+      for (const [key, spec] of wanted) {
+        const existing = this.listeners.get(key)
+        if (existing !== undefined) continue
+        const listener = new Listener(spec, config.server.limits, this.handle)
+        await listener.listen()
+        opened.push(listener)
+      }
+    } catch (err) {
+      for (const listener of opened) listener.destroy()
+      throw err
+    }
+    for (const listener of opened) this.listeners.set(listener.spec.key, listener)
+    for (const [key, listener] of this.listeners) {
+      const spec = wanted.get(key)
+      if (spec === undefined) {
+        this.listeners.delete(key)
+        listener.close(config.server.gracefulShutdownMs).catch(() => undefined)
+      } else if (!opened.includes(listener)) {
+        listener.update(spec, config.server.limits)
+      }
+    }
+  }
+
+  /** The request handler every listener calls: the current version's, counted. */
+  private readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const version = this.current
+    if (version === null) {
+      res.statusCode = 503
+      res.end()
+      return
+    }
+    version.inflight++
+    res.once('close', () => {
+      if (--version.inflight === 0 && version.retired) version.markDrained()
+    })
+    version.handler(req, res)
+  }
+
+  private async retire (version: LiveVersion): Promise<void> {
+    version.retired = true
+    if (version.inflight === 0) version.markDrained()
+    await version.drained
+    await version.app.close()
+  }
+
+  /**
+   * Graceful stop (SIGTERM): stop accepting, let in-flight requests finish for at most
+   * `graceMs` (default: the config's gracefulShutdown), then close everything.
+   */
+  async close (graceMs?: number): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.applying
+    const grace = graceMs ?? this.current?.config.server.gracefulShutdownMs ?? 0
+    const listeners = [...this.listeners.values()]
+    this.listeners.clear()
+    await Promise.all(listeners.map(l => l.close(grace)))
+    const version = this.current
+    this.current = null
+    if (version !== null) {
+      const deadline = new Promise<void>(resolve => setTimeout(resolve, grace).unref())
+      version.retired = true
+      if (version.inflight === 0) version.markDrained()
+      await Promise.race([version.drained, deadline])
+      await version.app.close()
+    }
+    await this.upstreams.close()
+    await this.transparent.close()
+  }
+}
+
+async function closeQuietly (version: AppVersion | undefined): Promise<void> {
+  await version?.app.close().catch(() => undefined)
+}
+
+function live (version: AppVersion): LiveVersion {
+  let markDrained: () => void = () => undefined
+  const drained = new Promise<void>(resolve => { markDrained = resolve })
+  return { ...version, inflight: 0, retired: false, drained, markDrained }
+}
+
+function isCompiled (config: CompiledGateway | Record<string, unknown>): config is CompiledGateway {
+  return 'source' in config && Array.isArray((config as { routes?: unknown }).routes) && (config as { upstreams?: unknown }).upstreams instanceof Map
+}

@@ -1,0 +1,48 @@
+/**
+ * The HTTP/1.1 engine: @fastify/reply-from over undici, with the gateway's dispatcher (so
+ * each attempt reaches its own target's pool). reply-from's options are built once per
+ * route; per request they only call back into the route proxy.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReplyFromHooks } from '@fastify/reply-from'
+import type { RequestContext } from '../context.js'
+import { InternalError } from '../errors.js'
+import type { HeaderMap } from '../routing/header-rules.js'
+import type { AttemptObserver, ProxyEngine } from './route-proxy.js'
+import type { RouteHooks } from '../hooks.js'
+
+/** reply-from's own retries resend to the same URL; the route proxy retries instead. */
+const neverRetry = (): null => null
+
+export class ReplyFromEngine implements ProxyEngine {
+  private readonly options: FastifyReplyFromHooks
+
+  constructor (observer: AttemptObserver, hooks: Readonly<RouteHooks>) {
+    const upstreamResponse = hooks.upstreamResponse
+    this.options = {
+      retryDelay: neverRetry,
+      queryString: (_search, _url, request) => (request.tollgate as RequestContext).upstreamQuery,
+      rewriteRequestHeaders: (request, headers) => observer.upstreamRequestHeaders(request as FastifyRequest, headers as HeaderMap) as typeof headers,
+      rewriteHeaders: (headers, request) => observer.upstreamResponseHeaders(request as FastifyRequest, headers as HeaderMap) as typeof headers,
+      onError: (reply, { error }) => observer.onAttemptFailed(reply.request as FastifyRequest, reply as FastifyReply, error),
+      ...(upstreamResponse === undefined
+        ? {}
+        : {
+            // response_filter: the user's hook sees status and headers before the body goes out.
+            onResponse: (request, reply, res) => {
+              Promise.resolve()
+                .then(() => upstreamResponse(request as FastifyRequest, reply as FastifyReply, request.tollgate as RequestContext))
+                .then(() => reply.send(res.stream), (err: unknown) => {
+                  res.stream.destroy()
+                  request.log.error({ err }, 'upstreamResponse hook threw')
+                  reply.send(new InternalError('upstreamResponse hook failed', { cause: err }))
+                })
+            }
+          })
+    }
+  }
+
+  send (_request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, origin: string): void {
+    reply.from(origin + ctx.upstreamPath, this.options)
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * The proxy for one compiled route: upstream_peer, upstream_request_filter,
+ * upstream_response_filter, fail_to_connect / error_while_proxy and fail_to_proxy, in
+ * Pingora's terms. Built once per route when the app is built; per request it only
+ * rewrites, picks, dispatches and, on failure, walks the balancer's iterator.
+ *
+ * The engine that carries the bytes sits behind `ProxyEngine`, so a second engine (an
+ * HTTP/2 passthrough for gRPC and h2c) can serve routes without changing this file.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import type { CompiledRoute } from '../config/compile.js'
+import type { RequestContext } from '../context.js'
+import { BadRequest, InternalError, type GatewayError } from '../errors.js'
+import { stripHopByHop, type HeaderMap } from '../routing/header-rules.js'
+import { parseHostPort, formatHostPort } from '../net/address.js'
+import type { TrustCheck } from '../net/trust.js'
+import { Target } from '../upstream/target.js'
+import { UpstreamAttempt, RetryableStatusError } from '../upstream/attempt.js'
+import { kAttempt } from '../upstream/dispatcher.js'
+import { classifyFailure, noAvailableTarget, toGatewayError } from '../upstream/errors.js'
+import type { Upstream } from '../upstream/upstream.js'
+import { DeferredBody } from './body.js'
+import type { Readable } from 'node:stream'
+
+/** Carries one attempt's request to its target. */
+export interface ProxyEngine {
+  /** Sends the request of `ctx.attempt` to `origin` + `ctx.upstreamPath`. */
+  send (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, origin: string): void
+}
+
+export interface RouteProxyOptions {
+  readonly route: CompiledRoute
+  readonly upstream: Upstream | null
+  /** Dispatcher for transparent routes (any origin). */
+  readonly transparentDispatcher: Dispatcher
+  readonly trust: TrustCheck
+}
+
+/** What an engine reports back to the route proxy. */
+export interface AttemptObserver {
+  /** The attempt failed before its response reached the client. */
+  onAttemptFailed (request: FastifyRequest, reply: FastifyReply, error: Error): void
+  /** upstream_request_filter: edit the headers of the request about to go upstream. */
+  upstreamRequestHeaders (request: FastifyRequest, headers: HeaderMap): HeaderMap
+  /** upstream_response_filter: edit the upstream's response headers. */
+  upstreamResponseHeaders (request: FastifyRequest, headers: HeaderMap): HeaderMap
+}
+
+const CONNECT_FAILURES: ReadonlySet<string> = new Set(['connect', 'connect-timeout', 'response-timeout'])
+
+export class RouteProxy implements AttemptObserver {
+  readonly route: CompiledRoute
+  readonly upstream: Upstream | null
+  engine: ProxyEngine | null = null
+  private readonly transparentDispatcher: Dispatcher
+  private readonly trust: TrustCheck
+  /** Host sent upstream instead of the client's (the upstream's tls.servername). */
+  private readonly hostOverride: string | null
+  private readonly balancerSetsHeaders: boolean
+
+  constructor (options: RouteProxyOptions) {
+    this.route = options.route
+    this.upstream = options.upstream
+    this.transparentDispatcher = options.transparentDispatcher
+    this.trust = options.trust
+    this.hostOverride = options.upstream?.config.tls?.servername ?? null
+    this.balancerSetsHeaders = options.upstream?.config.balancer.kind === 'sticky-cookie'
+  }
+
+  /** upstream_peer: the route's handler. */
+  handle (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext): void {
+    const route = this.route
+    ctx.upstreamPath = route.rewritePath(ctx.match)
+    if (route.rewriteQuery !== null) ctx.upstreamQuery = route.rewriteQuery(ctx.match.query)
+    if (this.upstream === null) {
+      this.sendTransparent(request, reply, ctx)
+      return
+    }
+    ctx.candidates = this.upstream.pick(ctx)
+    this.tryNext(request, reply, ctx)
+  }
+
+  private tryNext (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext): void {
+    const upstream = this.upstream as Upstream
+    let target = ctx.reserved
+    ctx.reserved = null
+    if (target === null) {
+      const next = (ctx.candidates as Iterator<Target>).next()
+      target = next.done === true ? null : next.value
+    }
+    if (target === null) {
+      this.fail(request, reply, ctx, noAvailableTarget(upstream.name))
+      return
+    }
+    const attempt = upstream.attempt(target, this.route.timeouts.connectMs, this.route.timeouts.responseMs)
+    if (this.route.retries.statuses.size > 0) {
+      attempt.retryStatus = (status) => this.route.retries.statuses.has(status) && this.mayRetry(request, reply, ctx)
+    }
+    this.start(request, reply, ctx, attempt, upstream.originOf(target))
+  }
+
+  private sendTransparent (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext): void {
+    let address
+    try {
+      address = parseHostPort(request.headers.host ?? '', 80)
+    } catch {
+      this.fail(request, reply, ctx, new BadRequest('a transparent route needs a valid Host header') as GatewayError)
+      return
+    }
+    const id = formatHostPort(address.host, address.port)
+    const target = new Target({ address: { kind: 'tcp', host: address.host, port: address.port, id }, weight: 1, backup: false })
+    const attempt = new UpstreamAttempt(target, this.transparentDispatcher, null, this.route.timeouts.connectMs, this.route.timeouts.responseMs)
+    this.start(request, reply, ctx, attempt, `http://${id}`)
+  }
+
+  private start (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, attempt: UpstreamAttempt, origin: string): void {
+    ctx.tries++
+    ctx.attempt = attempt
+    ctx.target = attempt.target
+    if (ctx.tries === 1 && isStream(request.body) && this.mayResendBody(request)) ctx.bodySource = request.body
+    if (ctx.bodySource !== null) {
+      // A fresh wrapper per attempt: undici destroys the one it was given when it fails.
+      ctx.body = new DeferredBody(ctx.bodySource)
+      request.body = ctx.body
+    }
+    ;(this.engine as ProxyEngine).send(request, reply, ctx, origin)
+  }
+
+  /** A body is worth keeping replayable only when the policy may retry this method. */
+  private mayResendBody (request: FastifyRequest): boolean {
+    const policy = this.route.retries
+    return policy.attempts > 0 && policy.methods.has(request.method)
+  }
+
+  /**
+   * fail_to_connect / error_while_proxy: retry on the next target when the policy allows,
+   * else fail_to_proxy.
+   */
+  onAttemptFailed (request: FastifyRequest, reply: FastifyReply, error: Error): void {
+    const ctx = request.tollgate as RequestContext
+    const failure = ctx.attempt?.failure ?? error
+    if (failure instanceof RetryableStatusError) {
+      // retryStatus already checked the policy and reserved the next target.
+      this.tryNext(request, reply, ctx)
+      return
+    }
+    const kind = classifyFailure(failure)
+    if (kind === 'aborted' && (request.raw.destroyed || reply.raw.destroyed)) return
+    if (CONNECT_FAILURES.has(kind) && this.route.retries.onConnectError && this.upstream !== null && this.mayRetry(request, reply, ctx)) {
+      this.tryNext(request, reply, ctx)
+      return
+    }
+    const upstreamName = this.upstream?.name ?? `${ctx.target?.id ?? 'transparent'}`
+    if (ctx.target !== null) ctx.target.lastError = failure.message
+    this.fail(request, reply, ctx, toGatewayError(failure, kind, {
+      upstream: upstreamName,
+      connectMs: this.route.timeouts.connectMs,
+      responseMs: this.route.timeouts.responseMs
+    }))
+  }
+
+  /** Another attempt is allowed: tries left, retried method, body not consumed, a target left. */
+  private mayRetry (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext): boolean {
+    const policy = this.route.retries
+    if (ctx.tries > policy.attempts || !policy.methods.has(request.method) || reply.sent) return false
+    if (isStream(request.body) && (ctx.body === null || ctx.body.consumed)) return false
+    if (ctx.reserved === null && ctx.candidates !== null) {
+      const next = ctx.candidates.next()
+      ctx.reserved = next.done === true ? null : next.value
+    }
+    return ctx.reserved !== null
+  }
+
+  /** fail_to_proxy: the user's onError hook may answer; otherwise the contract's JSON error. */
+  private fail (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, error: GatewayError): void {
+    ctx.error = error
+    const hook = this.route.hooks.onError
+    if (hook === undefined) {
+      reply.send(error)
+      return
+    }
+    Promise.resolve()
+      .then(() => hook(request, reply, error, ctx))
+      .then(() => { if (!reply.sent) reply.send(error) },
+        (hookError: unknown) => {
+          request.log.error({ err: hookError, route: this.route.name }, 'onError hook threw')
+          if (!reply.sent) reply.send(new InternalError('onError hook failed', { cause: hookError }))
+        })
+  }
+
+  upstreamRequestHeaders (request: FastifyRequest, headers: HeaderMap): HeaderMap {
+    const ctx = request.tollgate as RequestContext
+    const clientHost = request.headers.host
+    if (this.hostOverride !== null) headers.host = this.hostOverride
+    else if (clientHost !== undefined) headers.host = clientHost
+    stripHopByHop(headers)
+    const socket = request.raw.socket
+    const peer = socket.remoteAddress ?? ''
+    const trusted = this.trust(peer)
+    const forwardedFor = headers['x-forwarded-for']
+    headers['x-forwarded-for'] = trusted && forwardedFor !== undefined ? `${String(forwardedFor)}, ${peer}` : peer
+    if (!trusted || headers['x-forwarded-proto'] === undefined) {
+      headers['x-forwarded-proto'] = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
+    }
+    if ((!trusted || headers['x-forwarded-host'] === undefined) && clientHost !== undefined) {
+      headers['x-forwarded-host'] = clientHost
+    }
+    headers['x-request-id'] = ctx.requestId
+    this.route.requestHeaders?.(headers)
+    this.route.hooks.upstreamRequest?.(request, headers as Record<string, string | string[] | undefined>, ctx)
+    ;(headers as Record<PropertyKey, unknown>)[kAttempt] = ctx.attempt
+    return headers
+  }
+
+  upstreamResponseHeaders (request: FastifyRequest, headers: HeaderMap): HeaderMap {
+    stripHopByHop(headers)
+    this.route.responseHeaders?.(headers)
+    if (this.balancerSetsHeaders) {
+      const ctx = request.tollgate as RequestContext
+      if (ctx.target !== null) {
+        this.upstream?.onResponse(ctx, ctx.target, (name, value) => appendHeader(headers, name, value))
+      }
+    }
+    return headers
+  }
+}
+
+function appendHeader (headers: HeaderMap, name: string, value: string): void {
+  const existing = headers[name]
+  if (existing === undefined) headers[name] = value
+  else if (Array.isArray(existing)) existing.push(value)
+  else headers[name] = [String(existing), value]
+}
+
+function isStream (body: unknown): body is Readable {
+  return body !== null && typeof body === 'object' && typeof (body as { pipe?: unknown }).pipe === 'function'
+}

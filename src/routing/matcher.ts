@@ -1,0 +1,158 @@
+/**
+ * The route table: host, path, methods and headers of every route, compiled once at load,
+ * matched in config order (first match wins) against a normalised path.
+ */
+import { normalizePath } from './path.js'
+
+export interface RouteMatchSpec {
+  readonly host?: string | readonly string[]
+  readonly path?: string
+  readonly methods?: readonly string[]
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+export type PathPattern =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'exact', readonly path: string }
+  | { readonly kind: 'prefix', readonly prefix: string }
+  | { readonly kind: 'regex', readonly regex: RegExp, readonly source: string }
+
+/** What a request matched. */
+export interface RouteMatch<T> {
+  readonly route: T
+  /** The normalised path, without the query. */
+  readonly path: string
+  /** The raw query, without `?` ('' when none). */
+  readonly query: string
+  /** What a prefix pattern's `*` matched, without its leading slash ('' for an exact match). */
+  readonly rest: string
+  /** Regex groups: `captures[0]` is group 1. null for non-regex paths. */
+  readonly captures: readonly string[] | null
+  /** Named regex groups, or null. */
+  readonly named: Readonly<Record<string, string>> | null
+}
+
+/**
+ * `/x` exact, `/x/*` prefix (matches `/x` and `/x/...`, not `/xy`), `/*` or absent: any,
+ * `~ <regex>` a regular expression on the normalised path. Throws a readable Error.
+ */
+export function compilePathPattern (path: string | undefined): PathPattern {
+  if (path === undefined || path === '/*' || path === '*') return { kind: 'any' }
+  if (path.startsWith('~')) {
+    const source = path.slice(1).trim()
+    if (source === '') throw new Error('the regex is empty')
+    try {
+      return { kind: 'regex', regex: new RegExp(source), source }
+    } catch (err) {
+      throw new Error(`invalid regex "${source}": ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`)
+    }
+  }
+  if (!path.startsWith('/')) throw new Error(`"${path}" must start with "/" (or "~" for a regex)`)
+  if (path.endsWith('/*')) return { kind: 'prefix', prefix: path.slice(0, -2) }
+  if (path.includes('*')) throw new Error(`"${path}": "*" is only allowed at the end, as "/x/*"`)
+  return { kind: 'exact', path }
+}
+
+type HostTest = (host: string) => boolean
+type Headers = Readonly<Record<string, string | string[] | undefined>>
+
+interface CompiledEntry<T> {
+  readonly route: T
+  readonly host: HostTest | null
+  readonly path: PathPattern
+  readonly methods: ReadonlySet<string> | null
+  readonly headers: readonly (readonly [string, string])[] | null
+}
+
+export class RouteTable<T> {
+  private readonly entries: readonly CompiledEntry<T>[]
+
+  constructor (entries: readonly { spec: RouteMatchSpec, route: T }[]) {
+    this.entries = entries.map(({ spec, route }) => ({
+      route,
+      host: compileHost(spec.host),
+      path: compilePathPattern(spec.path),
+      methods: spec.methods === undefined ? null : new Set(spec.methods.map(m => m.toUpperCase())),
+      headers: spec.headers === undefined ? null : Object.entries(spec.headers).map(([k, v]) => [k.toLowerCase(), v] as const)
+    }))
+  }
+
+  /** The first route matching the request; null when none; 'bad-path' when the path is unsafe. */
+  match (method: string, host: string | undefined, url: string, headers: Headers): RouteMatch<T> | null | 'bad-path' {
+    const q = url.indexOf('?')
+    const path = normalizePath(q < 0 ? url : url.slice(0, q))
+    if (path === null) return 'bad-path'
+    const query = q < 0 ? '' : url.slice(q + 1)
+    const hostname = host === undefined ? '' : bareHost(host)
+    for (const entry of this.entries) {
+      if (entry.methods !== null && !entry.methods.has(method)) continue
+      if (entry.host !== null && !entry.host(hostname)) continue
+      if (entry.headers !== null && !headersMatch(entry.headers, headers)) continue
+      const found = matchPath(entry, path, query)
+      if (found !== null) return found
+    }
+    return null
+  }
+}
+
+function matchPath<T> (entry: CompiledEntry<T>, path: string, query: string): RouteMatch<T> | null {
+  const pattern = entry.path
+  switch (pattern.kind) {
+    case 'any':
+      return { route: entry.route, path, query, rest: path.slice(1), captures: null, named: null }
+    case 'exact':
+      return path === pattern.path ? { route: entry.route, path, query, rest: '', captures: null, named: null } : null
+    case 'prefix': {
+      const prefix = pattern.prefix
+      if (path === prefix || path === prefix + '/') return { route: entry.route, path, query, rest: '', captures: null, named: null }
+      if (path.length > prefix.length && path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47) {
+        return { route: entry.route, path, query, rest: path.slice(prefix.length + 1), captures: null, named: null }
+      }
+      return null
+    }
+    case 'regex': {
+      const m = pattern.regex.exec(path)
+      if (m === null) return null
+      const captures = m.slice(1).map(c => c ?? '')
+      return { route: entry.route, path, query, rest: '', captures, named: m.groups === undefined ? null : { ...m.groups } as Record<string, string> }
+    }
+  }
+}
+
+function headersMatch (wanted: readonly (readonly [string, string])[], headers: Headers): boolean {
+  for (const [name, value] of wanted) {
+    const actual = headers[name]
+    if ((Array.isArray(actual) ? actual[0] : actual) !== value) return false
+  }
+  return true
+}
+
+function compileHost (host: string | readonly string[] | undefined): HostTest | null {
+  if (host === undefined) return null
+  const list = (typeof host === 'string' ? [host] : host).map(h => h.toLowerCase())
+  const exact = new Set(list.filter(h => !h.startsWith('*.')))
+  const suffixes = list.filter(h => h.startsWith('*.')).map(h => h.slice(1))
+  if (suffixes.length === 0) return (name) => exact.has(name)
+  return (name) => exact.has(name) || suffixes.some(s => name.length > s.length && name.endsWith(s))
+}
+
+/** `Example.COM:8080` → `example.com`; `[::1]:8080` → `::1`. */
+function bareHost (host: string): string {
+  let end = host.length
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const close = host.indexOf(']')
+    return (close < 0 ? host.slice(1) : host.slice(1, close)).toLowerCase()
+  }
+  const colon = host.lastIndexOf(':')
+  if (colon >= 0) end = colon
+  const name = host.slice(0, end)
+  return hasUpper(name) ? name.toLowerCase() : name
+}
+
+function hasUpper (text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 65 && c <= 90) return true
+  }
+  return false
+}

@@ -1,0 +1,118 @@
+/**
+ * A socket the gateway listens on (`server.listen[]`): an http or https server created
+ * once and kept across reloads (a reload with the same host and port keeps the socket and
+ * its keep-alive connections). It calls whatever request handler the gateway currently
+ * points it at. Malformed requests never reach Fastify: Node's parser refuses them here,
+ * and they get the contract's JSON error.
+ */
+import { createServer as createHttpServer, type Server as HttpServer, type ServerOptions } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { Duplex } from 'node:stream'
+import type { AddressInfo } from 'node:net'
+import type { CompiledLimits, CompiledListener } from '../config/compile.js'
+import type { RequestHandler } from '../app.js'
+import { buildCertificateSelector, type CertificateSelector } from './tls.js'
+
+/** Longer than the usual 60 s idle timeout of load balancers in front of a gateway. */
+const DOWNSTREAM_KEEP_ALIVE_MS = 65_000
+
+export class Listener {
+  readonly spec: CompiledListener
+  readonly server: HttpServer
+  private certificates: CertificateSelector | null
+
+  constructor (spec: CompiledListener, limits: CompiledLimits, handler: RequestHandler) {
+    this.spec = spec
+    const options: ServerOptions = {
+      maxHeaderSize: limits.maxHeaderSize,
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: DOWNSTREAM_KEEP_ALIVE_MS,
+      // How often Node checks header and request deadlines; its default (30 s) would let
+      // a slow client hold a socket long past `headersTimeout`.
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4)))
+    }
+    if (spec.tls === null) {
+      this.certificates = null
+      this.server = createHttpServer(options, handler)
+    } else {
+      this.certificates = buildCertificateSelector(spec.tls.certs)
+      const selector = (): CertificateSelector => this.certificates as CertificateSelector
+      const first = spec.tls.certs[0]
+      this.server = createHttpsServer({
+        ...options,
+        ...(first !== undefined ? { cert: first.cert, key: first.key } : {}),
+        SNICallback: (servername, callback) => callback(null, selector().select(servername))
+      }, handler) as unknown as HttpServer
+    }
+    this.server.on('clientError', onClientError)
+  }
+
+  async listen (): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(this.spec.port, this.spec.host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+  }
+
+  /** True when `spec` names this socket: same key, or same host and TLS-ness on the port it is bound to. */
+  serves (spec: CompiledListener): boolean {
+    if (spec.key === this.spec.key) return true
+    return spec.host === this.spec.host && (spec.tls === null) === (this.spec.tls === null) && spec.port === this.address().port
+  }
+
+  /** Applies a reload's settings that can change on a live socket. */
+  update (spec: CompiledListener, limits: CompiledLimits): void {
+    this.server.headersTimeout = limits.headersTimeoutMs
+    this.server.requestTimeout = limits.requestTimeoutMs
+    ;(this.server as { maxHeaderSize?: number }).maxHeaderSize = limits.maxHeaderSize
+    if (spec.tls !== null) this.certificates = buildCertificateSelector(spec.tls.certs)
+  }
+
+  /** The bound address (the real port when the config asked for port 0). */
+  address (): { host: string, port: number } {
+    const info = this.server.address() as AddressInfo | null
+    return { host: this.spec.host, port: info?.port ?? this.spec.port }
+  }
+
+  /** Stops accepting; idle keep-alive connections close now, busy ones after their response. */
+  async close (graceMs: number): Promise<void> {
+    const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
+    this.server.closeIdleConnections()
+    // A connection's next request after the drain started should not be served: ask
+    // clients to close once their current response is done.
+    this.server.on('request', (_req, res) => res.setHeader('connection', 'close'))
+    const timer = setTimeout(() => this.server.closeAllConnections(), graceMs)
+    await closed
+    clearTimeout(timer)
+  }
+
+  /** Drops every connection now. */
+  destroy (): void {
+    this.server.close()
+    this.server.closeAllConnections()
+  }
+}
+
+const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }
+
+/**
+ * Node's HTTP parser refused a request (malformed request line, headers too large,
+ * Content-Length with Transfer-Encoding, headers too slow). Answer with the contract's
+ * JSON error and close: the connection's framing can no longer be trusted.
+ */
+function onClientError (err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+  const message = status === 431
+    ? 'request headers are too large'
+    : status === 408 ? 'the request was not received in time' : 'malformed request'
+  const body = JSON.stringify({ error: { status, code: 'BAD_REQUEST', message, requestId: null } })
+  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+}

@@ -1,0 +1,168 @@
+/**
+ * One try of a request against one target: an undici dispatch handler that sits between
+ * the pool and reply-from's own handler. It exists for three things undici does not do the
+ * way the contract needs:
+ *
+ * - precise deadlines: undici's timers tick about once a second, so a 100 ms connect
+ *   timeout would fire after ~1 s. Our own timer covers the wait for a connection, then the
+ *   wait for response headers, then each gap between body chunks (`timeouts.response`);
+ * - the target's in-flight count (least-connections), kept exact on every way out;
+ * - knowing how far the exchange got, so retries happen only before the response began.
+ */
+import type { Dispatcher } from 'undici'
+import { errors as undiciErrors } from 'undici'
+import type { Target } from './target.js'
+
+type Abort = (reason?: Error) => void
+
+/** Where an attempt is. Retrying is only safe before `'response'`. */
+export type AttemptPhase = 'connecting' | 'sent' | 'response' | 'done'
+
+/** Raised instead of passing on a response whose status the retry policy retries. */
+export class RetryableStatusError extends Error {
+  readonly code = 'TOLLGATE_RETRYABLE_STATUS'
+  readonly statusCode: number
+  constructor (statusCode: number) {
+    super(`upstream answered ${statusCode}`)
+    this.statusCode = statusCode
+  }
+}
+
+export class UpstreamAttempt implements Dispatcher.DispatchHandler {
+  readonly target: Target
+  phase: AttemptPhase = 'connecting'
+  /** The error this attempt ended with, when it failed. */
+  failure: Error | null = null
+  /**
+   * Asked when response headers arrive: true turns the response into a
+   * RetryableStatusError so the next target is tried. null: every status passes.
+   */
+  retryStatus: ((statusCode: number) => boolean) | null = null
+  private inner: Dispatcher.DispatchHandler | null = null
+  private abortUpstream: Abort | null = null
+  private timer: NodeJS.Timeout | null = null
+  private readonly dispatcher: Dispatcher
+  /** SNI pinned on TLS pools so that a changing Host never resets a pooled connection. */
+  private readonly servername: string | null
+  private readonly connectMs: number
+  private readonly responseMs: number
+
+  constructor (target: Target, dispatcher: Dispatcher, servername: string | null, connectMs: number, responseMs: number) {
+    this.target = target
+    this.dispatcher = dispatcher
+    this.servername = servername
+    this.connectMs = connectMs
+    this.responseMs = responseMs
+  }
+
+  /** Sends the request to this attempt's pool, watching it. */
+  dispatch (options: Dispatcher.DispatchOptions, inner: Dispatcher.DispatchHandler): boolean {
+    this.inner = inner
+    this.target.inflight++
+    this.timer = setTimeout(onDeadline, this.connectMs, this)
+    if (this.servername !== null) (options as { servername?: string }).servername = this.servername
+    return this.dispatcher.dispatch(options, this)
+  }
+
+  /** The client went away: stop the upstream exchange too. */
+  cancel (): void {
+    if (this.phase === 'done') return
+    this.fail(new undiciErrors.RequestAbortedError())
+  }
+
+  /** Called by the timer; which deadline passed depends on the phase. */
+  expire (): void {
+    switch (this.phase) {
+      case 'connecting':
+        this.fail(new undiciErrors.ConnectTimeoutError(`no connection within ${this.connectMs} ms`))
+        break
+      case 'sent':
+        this.fail(new undiciErrors.HeadersTimeoutError())
+        break
+      case 'response':
+        this.fail(new undiciErrors.BodyTimeoutError())
+        break
+    }
+  }
+
+  private fail (err: Error): void {
+    this.failure = err
+    if (this.abortUpstream !== null) {
+      // undici calls onError with this error, which ends the attempt there.
+      this.abortUpstream(err)
+      return
+    }
+    // Still waiting for a connection: answer now. The queued request is aborted as soon
+    // as undici hands it a socket (onConnect), or errored when its connect fails.
+    this.finish()
+    this.inner?.onError?.(err)
+  }
+
+  private finish (): void {
+    if (this.phase === 'done') return
+    this.phase = 'done'
+    this.target.inflight--
+    if (this.timer !== null) {
+      clearTimeout(this.timer)
+      this.timer = null
+    }
+  }
+
+  // ---- the undici handler interface (legacy form, which the core calls directly)
+
+  onConnect (abort: Abort, context?: unknown): void {
+    if (this.phase === 'done') {
+      abort(this.failure ?? new undiciErrors.RequestAbortedError())
+      return
+    }
+    this.abortUpstream = abort
+    this.phase = 'sent'
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = setTimeout(onDeadline, this.responseMs, this)
+    ;(this.inner?.onConnect as ((abort: Abort, context?: unknown) => void) | undefined)?.(abort, context)
+  }
+
+  onResponseStarted (): void {
+    this.inner?.onResponseStarted?.()
+  }
+
+  onHeaders (statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.phase === 'done') return false
+    if (this.retryStatus !== null && this.retryStatus(statusCode)) {
+      this.fail(new RetryableStatusError(statusCode))
+      return false
+    }
+    this.phase = 'response'
+    this.timer?.refresh()
+    return this.inner?.onHeaders?.(statusCode, headers, resume, statusText) ?? true
+  }
+
+  onData (chunk: Buffer): boolean {
+    this.timer?.refresh()
+    return this.inner?.onData?.(chunk) ?? true
+  }
+
+  onComplete (trailers: string[] | null): void {
+    this.finish()
+    this.inner?.onComplete?.(trailers)
+  }
+
+  onError (err: Error): void {
+    if (this.phase === 'done') return
+    this.finish()
+    this.inner?.onError?.(this.failure ?? err)
+  }
+
+  onUpgrade (statusCode: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex): void {
+    this.finish()
+    this.inner?.onUpgrade?.(statusCode, headers, socket)
+  }
+
+  onBodySent (chunkSize: number, totalBytesSent: number): void {
+    this.inner?.onBodySent?.(chunkSize, totalBytesSent)
+  }
+}
+
+function onDeadline (attempt: UpstreamAttempt): void {
+  attempt.expire()
+}

@@ -1,0 +1,177 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { request } from 'undici'
+import { runCli, startCli, listeningPort } from '../helpers/cli.js'
+import { startOrigin } from '../helpers/origin.js'
+import { isRunning } from '../../src/cli/pid-file.js'
+import { verifyPassword } from '../../src/cli/hash-password.js'
+
+function folder (t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+const config = (upstream: string, tag: string, extra = ''): string => `
+server:
+  listen: [{ host: 127.0.0.1, port: 0 }]
+  accessLog: false
+  gracefulShutdown: 5s
+${extra}
+upstreams:
+  app: { targets: ["${upstream}"] }
+routes:
+  - name: app
+    upstream: app
+    responseHeaders: { set: { x-config: ${tag} } }
+`
+
+test('validate prints config OK and exits 0 for a good file', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), config('127.0.0.1:3001', 'one'))
+  const result = runCli(['validate', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 0, result.stderr)
+  assert.equal(result.stdout, 'config OK\n')
+})
+
+test('validate lists every error as path: message and exits 1', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'bad.yaml'), `
+upstreams:
+  empty: { targets: [] }
+routes:
+  - { name: a, upstream: missing, match: { path: "~ ^/(x" } }
+server:
+  trustProxy: [10.0.0.0/40]
+`)
+  const result = runCli(['validate', '-c', join(dir, 'bad.yaml')])
+  assert.equal(result.status, 1)
+  const lines = result.stdout.trim().split('\n')
+  assert.ok(lines.includes('upstreams.empty.targets: must list at least one target'), result.stdout)
+  assert.ok(lines.includes('routes[0].upstream: names a missing upstream "missing"'), result.stdout)
+  assert.ok(lines.some(l => l.startsWith('routes[0].match.path: ')), result.stdout)
+  assert.ok(lines.some(l => l.startsWith('server.trustProxy[0]: ')), result.stdout)
+})
+
+test('validate reports unknown keys and wrong types', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ server: { listen: [{ port: 'x' }] }, upstreams: { a: { targets: ['127.0.0.1:1'], colour: 'red' } } }))
+  const result = runCli(['validate', '-c', join(dir, 'bad.json')])
+  assert.equal(result.status, 1)
+  assert.match(result.stdout, /^server\.listen\[0\]\.port: must be integer$/m)
+  assert.match(result.stdout, /^upstreams\.a\.colour: unknown key$/m)
+})
+
+test('start writes the pid file, SIGHUP reloads, an invalid file keeps the running config', async (t) => {
+  const dir = folder(t)
+  const blue = await startOrigin(t, 'blue')
+  const green = await startOrigin(t, 'green')
+  const file = join(dir, 'g.yaml')
+  const pidFile = join(dir, 'tollgate.pid')
+  writeFileSync(file, config(blue.address, 'one'))
+  const cli = startCli(t, ['start', '-c', file, '--pid-file', pidFile])
+  const port = await listeningPort(cli)
+  assert.equal(readFileSync(pidFile, 'utf8').trim(), String(cli.child.pid))
+  const get = async (): Promise<string> => { const r = await request(`http://127.0.0.1:${port}/`); return await r.body.text() }
+  assert.equal(await get(), 'Response from BLUE')
+
+  writeFileSync(file, config(green.address, 'two'))
+  const reloadCmd = runCli(['reload', '--pid-file', pidFile])
+  assert.equal(reloadCmd.status, 0, reloadCmd.stderr)
+  await cli.waitForLog(l => l.msg === 'config reloaded')
+  assert.equal(await get(), 'Response from GREEN')
+
+  writeFileSync(file, 'upstreams: { broken: { targets: [] } }\nroutes: []\n')
+  cli.child.kill('SIGHUP')
+  await cli.waitForLog(l => l.msg === 'config refused; the running config stays')
+  assert.equal(await get(), 'Response from GREEN')
+
+  const stopCmd = runCli(['stop', '--pid-file', pidFile])
+  assert.equal(stopCmd.status, 0, stopCmd.stderr)
+  assert.equal((await cli.exited).code, 0)
+  assert.equal(existsSync(pidFile), false, 'the pid file was left behind')
+})
+
+test('SIGTERM lets a 2 s request in flight finish with 200, then exits 0', async (t) => {
+  const dir = folder(t)
+  let arrived!: () => void
+  const started = new Promise<void>(resolve => { arrived = resolve })
+  const slow = await startOrigin(t, 'slow', { handler: (_req, res) => { arrived(); setTimeout(() => res.end('finished'), 2000) } })
+  writeFileSync(join(dir, 'g.yaml'), config(slow.address, 'one'))
+  const cli = startCli(t, ['start', '-c', join(dir, 'g.yaml')])
+  const port = await listeningPort(cli)
+  const pending = request(`http://127.0.0.1:${port}/`)
+  await started
+  cli.child.kill('SIGTERM')
+  const res = await pending
+  assert.equal(res.statusCode, 200)
+  assert.equal(await res.body.text(), 'finished')
+  const exit = await cli.exited
+  assert.equal(exit.code, 0)
+  await assert.rejects(request(`http://127.0.0.1:${port}/`), 'the listener still accepts after shutdown')
+})
+
+test('SIGINT exits at once, even with a request in flight', async (t) => {
+  const dir = folder(t)
+  let arrived!: () => void
+  const started = new Promise<void>(resolve => { arrived = resolve })
+  const slow = await startOrigin(t, 'slow', { handler: (_req, res) => { arrived(); setTimeout(() => res.end('late'), 5000).unref() } })
+  writeFileSync(join(dir, 'g.yaml'), config(slow.address, 'one'))
+  const cli = startCli(t, ['start', '-c', join(dir, 'g.yaml')])
+  const port = await listeningPort(cli)
+  const pending = request(`http://127.0.0.1:${port}/`).catch((err: unknown) => err)
+  await started
+  const sent = performance.now()
+  cli.child.kill('SIGINT')
+  await cli.exited
+  assert.ok(performance.now() - sent < 1000, 'SIGINT did not exit at once')
+  assert.ok((await pending) instanceof Error)
+})
+
+test('--daemon detaches, logs to the log file, and stop ends it', async (t) => {
+  const dir = folder(t)
+  const blue = await startOrigin(t, 'blue')
+  const pidFile = join(dir, 'run', 'tollgate.pid')
+  const logFile = join(dir, 'tollgate.log')
+  writeFileSync(join(dir, 'g.yaml'), config(blue.address, 'one'))
+  const result = runCli(['start', '-c', join(dir, 'g.yaml'), '--daemon', '--pid-file', pidFile, '--log-file', logFile])
+  assert.equal(result.status, 0, result.stderr)
+  const pid = Number(readFileSync(pidFile, 'utf8'))
+  t.after(() => { if (isRunning(pid)) process.kill(pid, 'SIGKILL') })
+  assert.ok(isRunning(pid))
+  const listening = readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map(l => JSON.parse(l) as { msg: string, address?: string }).find(l => l.msg === 'listening')
+  assert.ok(listening?.address !== undefined, 'the log file has no listening line')
+  const res = await request(String(listening.address))
+  assert.equal(await res.body.text(), 'Response from BLUE')
+  const stop = runCli(['stop', '--pid-file', pidFile])
+  assert.equal(stop.status, 0, stop.stderr)
+  assert.equal(isRunning(pid), false)
+  assert.equal(existsSync(pidFile), false)
+})
+
+test('--daemon without a log file is refused', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), config('127.0.0.1:3001', 'one'))
+  const result = runCli(['start', '-c', join(dir, 'g.yaml'), '--daemon'])
+  assert.equal(result.status, 1)
+  assert.match(result.stderr, /log file/)
+})
+
+test('hash-password prints an scrypt hash of the password read on stdin', async () => {
+  const result = runCli(['hash-password'], { input: 's3cret\n' })
+  assert.equal(result.status, 0, result.stderr)
+  const hash = result.stdout.trim()
+  assert.match(hash, /^scrypt\$/)
+  assert.equal(await verifyPassword('s3cret', hash), true)
+  assert.equal(await verifyPassword('wrong', hash), false)
+})
+
+test('an unknown command prints the usage and exits 2', () => {
+  const result = runCli(['frobnicate'])
+  assert.equal(result.status, 2)
+  assert.match(result.stderr, /usage:/)
+})

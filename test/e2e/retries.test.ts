@@ -1,0 +1,112 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { request, Agent } from 'undici'
+import { startOrigin, closedPort } from '../helpers/origin.js'
+import { startChildOrigin } from '../helpers/child-origin.js'
+import { startGateway } from '../helpers/gateway.js'
+import { client, type ErrorBody } from '../helpers/client.js'
+
+test('a refused connection is retried on the next target', async (t) => {
+  const live = await startOrigin(t, 'live')
+  const dead = await closedPort()
+  const gw = await startGateway(t, {
+    upstreams: { pair: { targets: [`127.0.0.1:${dead}`, live.address] } },
+    routes: [{ name: 'r', upstream: 'pair' }]
+  })
+  const get = client(t)
+  for (let i = 0; i < 4; i++) assert.equal((await get(`${gw.url}/`)).status, 200)
+  assert.equal(live.received.length, 4)
+})
+
+test('a configured status is retried on the next target', async (t) => {
+  const failing = await startOrigin(t, 'failing', { handler: (_req, res) => { res.statusCode = 503; res.end('busy') } })
+  const live = await startOrigin(t, 'live')
+  const gw = await startGateway(t, {
+    upstreams: { pair: { targets: [failing.address, live.address], retries: { attempts: 1, on: ['connect-error', 503] } } },
+    routes: [{ name: 'r', upstream: 'pair' }]
+  })
+  const get = client(t)
+  for (let i = 0; i < 4; i++) {
+    const res = await get(`${gw.url}/`)
+    assert.equal(res.status, 200)
+    assert.equal(res.text, 'Response from LIVE')
+  }
+  assert.equal(failing.received.length, 2, 'round robin still sends every other first try to the failing target')
+})
+
+test('when every try answers a retried status, the last answer is passed on', async (t) => {
+  const one = await startOrigin(t, 'one', { handler: (_req, res) => { res.statusCode = 503; res.end('one busy') } })
+  const two = await startOrigin(t, 'two', { handler: (_req, res) => { res.statusCode = 503; res.end('two busy') } })
+  const gw = await startGateway(t, {
+    upstreams: { pair: { targets: [one.address, two.address], retries: { attempts: 3, on: [503] } } },
+    routes: [{ name: 'r', upstream: 'pair' }]
+  })
+  const res = await client(t)(`${gw.url}/`)
+  assert.equal(res.status, 503)
+  assert.equal(res.text, 'two busy')
+  assert.equal(one.received.length + two.received.length, 2, 'each target is tried once')
+})
+
+test('methods outside retries.methods are not retried', async (t) => {
+  const live = await startOrigin(t, 'live')
+  const dead = await closedPort()
+  const gw = await startGateway(t, {
+    upstreams: { pair: { targets: [`127.0.0.1:${dead}`, live.address] } },
+    routes: [{ name: 'r', upstream: 'pair' }]
+  })
+  const res = await client(t)(`${gw.url}/`, { method: 'POST', body: 'payload' })
+  assert.equal(res.status, 502)
+  assert.equal(res.json<ErrorBody>().error.code, 'UPSTREAM_UNAVAILABLE')
+  assert.equal(live.received.length, 0)
+})
+
+test('a retried request with a body sends the whole body to the next target', async (t) => {
+  const live = await startOrigin(t, 'live', { handler: (_req, res, body) => res.end(`got ${body}`) })
+  const dead = await closedPort()
+  const gw = await startGateway(t, {
+    upstreams: { pair: { targets: [`127.0.0.1:${dead}`, live.address] } },
+    routes: [{ name: 'r', upstream: 'pair' }]
+  })
+  const payload = 'x'.repeat(100_000)
+  const res = await client(t)(`${gw.url}/`, { method: 'PUT', body: payload })
+  assert.equal(res.status, 200)
+  assert.equal(res.text, `got ${payload}`)
+})
+
+test('retries stop after retries.attempts extra tries', async (t) => {
+  const ports = await Promise.all([closedPort(), closedPort(), closedPort()])
+  const live = await startOrigin(t, 'live')
+  const gw = await startGateway(t, {
+    upstreams: { many: { targets: [...ports.map(p => `127.0.0.1:${p}`), live.address], retries: { attempts: 1 } } },
+    routes: [{ name: 'r', upstream: 'many' }]
+  })
+  const res = await client(t)(`${gw.url}/`)
+  assert.equal(res.status, 502, 'the first two (dead) targets exhaust one retry')
+  assert.equal(live.received.length, 0)
+})
+
+test('200 concurrent GETs while one of two targets is SIGKILLed get no 5xx', async (t) => {
+  const doomed = await startChildOrigin(t, 'doomed', 20)
+  const survivor = await startChildOrigin(t, 'survivor', 20)
+  const gw = await startGateway(t, {
+    upstreams: { pair: { targets: [doomed.address, survivor.address], retries: { attempts: 2 } } },
+    routes: [{ name: 'r', upstream: 'pair' }]
+  })
+  const agent = new Agent({ connections: 200 })
+  t.after(() => agent.close())
+  const statuses: number[] = []
+  const send = async (): Promise<void> => {
+    const res = await request(`${gw.url}/`, { dispatcher: agent })
+    await res.body.text()
+    statuses.push(res.statusCode)
+  }
+  const wave = Array.from({ length: 200 }, send)
+  doomed.process.kill('SIGKILL')
+  await once(doomed.process, 'exit')
+  await Promise.all(wave)
+  const after = Array.from({ length: 100 }, send)
+  await Promise.all(after)
+  assert.equal(statuses.length, 300)
+  assert.deepEqual(statuses.filter(s => s >= 500), [], 'some requests failed')
+})

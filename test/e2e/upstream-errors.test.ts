@@ -1,0 +1,115 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startOrigin, startRawOrigin, closedPort } from '../helpers/origin.js'
+import { startBlackhole } from '../helpers/blackhole.js'
+import { startGateway } from '../helpers/gateway.js'
+import { client, type ErrorBody } from '../helpers/client.js'
+import { request } from 'undici'
+import { once } from 'node:events'
+
+test('a 100 ms connect timeout to a black-holed target answers 504 within 100-250 ms', async (t) => {
+  const hole = await startBlackhole(t)
+  const gw = await startGateway(t, {
+    upstreams: { dark: { targets: [hole.address], retries: { attempts: 0 } } },
+    routes: [{ name: 'r', upstream: 'dark', timeouts: { connect: '100ms' } }]
+  })
+  const get = client(t)
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now()
+    const res = await get(`${gw.url}/`)
+    const elapsed = performance.now() - started
+    assert.equal(res.status, 504)
+    assert.equal(res.json<ErrorBody>().error.code, 'UPSTREAM_TIMEOUT')
+    assert.ok(elapsed >= 95 && elapsed <= 250, `answered after ${elapsed.toFixed(0)} ms`)
+  }
+})
+
+test('a response slower than timeouts.response answers 504 UPSTREAM_TIMEOUT', async (t) => {
+  const slow = await startOrigin(t, 'slow', { handler: (_req, res) => { setTimeout(() => res.end('late'), 1500).unref() } })
+  const gw = await startGateway(t, {
+    upstreams: { slow: { targets: [slow.address], timeouts: { response: '300ms' }, retries: { attempts: 0 } } },
+    routes: [{ name: 'r', upstream: 'slow' }]
+  })
+  const started = performance.now()
+  const res = await client(t)(`${gw.url}/`)
+  const elapsed = performance.now() - started
+  assert.equal(res.status, 504)
+  assert.equal(res.json<ErrorBody>().error.code, 'UPSTREAM_TIMEOUT')
+  assert.ok(elapsed >= 290 && elapsed < 900, `answered after ${elapsed.toFixed(0)} ms`)
+})
+
+test('a refused connection answers 502 UPSTREAM_UNAVAILABLE with the contract body', async (t) => {
+  const port = await closedPort()
+  const gw = await startGateway(t, { upstreams: { gone: { targets: [`127.0.0.1:${port}`] } }, routes: [{ name: 'r', upstream: 'gone' }] })
+  const res = await client(t)(`${gw.url}/`)
+  assert.equal(res.status, 502)
+  const body = res.json<ErrorBody>()
+  assert.equal(body.error.code, 'UPSTREAM_UNAVAILABLE')
+  assert.equal(body.error.status, 502)
+  assert.equal(body.error.requestId, res.headers['x-request-id'])
+  assert.match(body.error.message, /gone/)
+})
+
+test('a connection reset before the response answers 502', async (t) => {
+  const raw = await startRawOrigin(t, (socket) => { socket.once('data', () => socket.resetAndDestroy()) })
+  const gw = await startGateway(t, { upstreams: { rst: { targets: [raw.address], retries: { attempts: 0 } } }, routes: [{ name: 'r', upstream: 'rst' }] })
+  const res = await client(t)(`${gw.url}/`)
+  assert.equal(res.status, 502)
+  assert.equal(res.json<ErrorBody>().error.code, 'UPSTREAM_UNAVAILABLE')
+})
+
+test('an upstream that answers garbage gives 502 UPSTREAM_UNAVAILABLE', async (t) => {
+  const raw = await startRawOrigin(t, (socket) => { socket.once('data', () => socket.end('this is not HTTP at all\r\n\r\n')) })
+  const gw = await startGateway(t, { upstreams: { junk: { targets: [raw.address] } }, routes: [{ name: 'r', upstream: 'junk' }] })
+  const res = await client(t)(`${gw.url}/`)
+  assert.equal(res.status, 502)
+  assert.equal(res.json<ErrorBody>().error.code, 'UPSTREAM_UNAVAILABLE')
+})
+
+test('an upstream that drops the connection mid-body breaks the client response at once', async (t) => {
+  const raw = await startRawOrigin(t, (socket) => {
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\npartial')
+      setTimeout(() => socket.destroy(), 50)
+    })
+  })
+  const gw = await startGateway(t, { upstreams: { drop: { targets: [raw.address] } }, routes: [{ name: 'r', upstream: 'drop' }] })
+  const res = await request(`${gw.url}/`)
+  assert.equal(res.statusCode, 200)
+  const started = performance.now()
+  await assert.rejects(res.body.text())
+  assert.ok(performance.now() - started < 1000, 'the client was left hanging')
+})
+
+test('a client that aborts cancels the upstream request', async (t) => {
+  let upstreamClosed!: () => void
+  const closed = new Promise<void>(resolve => { upstreamClosed = resolve })
+  const slow = await startOrigin(t, 'slow', {
+    handler: (req, res) => {
+      res.on('close', () => upstreamClosed())
+      setTimeout(() => res.end('late'), 10_000).unref()
+      void req
+    }
+  })
+  const gw = await startGateway(t, { upstreams: { slow: { targets: [slow.address] } }, routes: [{ name: 'r', upstream: 'slow' }] })
+  const controller = new AbortController()
+  const pending = request(`${gw.url}/`, { signal: controller.signal })
+  await once(slow.server, 'request')
+  controller.abort()
+  await assert.rejects(pending)
+  await closed
+  const upstream = gw.gateway.liveUpstreams.get('slow')
+  assert.equal(upstream?.targets[0]?.inflight, 0)
+})
+
+test('the gateway keeps serving after every kind of upstream failure', async (t) => {
+  const ok = await startOrigin(t, 'ok')
+  const port = await closedPort()
+  const gw = await startGateway(t, {
+    upstreams: { ok: { targets: [ok.address] }, gone: { targets: [`127.0.0.1:${port}`] } },
+    routes: [{ name: 'gone', match: { path: '/gone' }, upstream: 'gone' }, { name: 'ok', upstream: 'ok' }]
+  })
+  const get = client(t)
+  assert.equal((await get(`${gw.url}/gone`)).status, 502)
+  assert.equal((await get(`${gw.url}/fine`)).text, 'Response from OK')
+})

@@ -1,0 +1,27 @@
+/**
+ * Starts a Gateway in this process on 127.0.0.1:0 from a config object and closes it after
+ * the test. `url` is the first listener's base URL.
+ */
+import type { TestContext } from 'node:test'
+import pino from 'pino'
+import { Gateway } from '../../src/gateway.js'
+import type { GatewayConfig } from '../../src/index.js'
+
+export interface RunningGateway {
+  readonly gateway: Gateway
+  readonly url: string
+  readonly port: number
+}
+
+export async function startGateway (t: TestContext, config: GatewayConfig, options: { logLevel?: string } = {}): Promise<RunningGateway> {
+  const gateway = new Gateway({ logger: pino({ level: options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent' }) })
+  const withListener: GatewayConfig = {
+    ...config,
+    server: { accessLog: false, logLevel: (options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent') as 'silent', listen: [{ host: '127.0.0.1', port: 0 }], ...config.server }
+  }
+  await gateway.apply(withListener as unknown as Record<string, unknown>)
+  t.after(() => gateway.close(0))
+  const address = gateway.addresses()[0]
+  if (address === undefined) throw new Error('the gateway has no listener')
+  return { gateway, url: `http://127.0.0.1:${address.port}`, port: address.port }
+}

@@ -1,0 +1,136 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { loadConfigFile, loadConfigObject } from '../../../src/config/load.js'
+import { ConfigError } from '../../../src/config/errors.js'
+
+function folder (t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-load-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+function issuesOf (fn: () => unknown): string[] {
+  try {
+    fn()
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`)
+    return err.issues.map(i => `${i.path}: ${i.message}`)
+  }
+  assert.fail('the config was accepted')
+}
+
+const YAML = `
+server:
+  listen: [{ host: 127.0.0.1, port: 18080 }]
+  gracefulShutdown: 2s
+upstreams:
+  blue:
+    targets: [127.0.0.1:3001, { address: 127.0.0.1:3002, weight: 3 }]
+    timeouts: { connect: 100ms }
+routes:
+  - name: blue
+    match: { path: /blue/* }
+    upstream: blue
+`
+
+test('YAML, JSON and a defineGateway module compile to the same config', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), YAML)
+  const object = {
+    server: { listen: [{ host: '127.0.0.1', port: 18080 }], gracefulShutdown: '2s' },
+    upstreams: { blue: { targets: ['127.0.0.1:3001', { address: '127.0.0.1:3002', weight: 3 }], timeouts: { connect: '100ms' } } },
+    routes: [{ name: 'blue', match: { path: '/blue/*' }, upstream: 'blue' }]
+  }
+  writeFileSync(join(dir, 'g.json'), JSON.stringify(object))
+  writeFileSync(join(dir, 'g.config.ts'), `const config: Record<string, unknown> = ${JSON.stringify(object)}\nexport default config\n`)
+  const fromYaml = (await loadConfigFile(join(dir, 'g.yaml'))).compiled
+  const fromJson = (await loadConfigFile(join(dir, 'g.json'))).compiled
+  const fromTs = (await loadConfigFile(join(dir, 'g.config.ts'))).compiled
+  assert.deepEqual(fromJson.source, fromYaml.source)
+  assert.deepEqual(fromTs.source, fromYaml.source)
+  const blue = fromYaml.upstreams.get('blue')
+  assert.equal(blue?.timeouts.connectMs, 100)
+  assert.deepEqual(blue?.targets.map(t => [t.address.id, t.weight]), [['127.0.0.1:3001', 1], ['127.0.0.1:3002', 3]])
+  assert.equal(fromYaml.server.gracefulShutdownMs, 2000)
+  assert.equal(fromYaml.routes[0]?.timeouts.connectMs, 100, 'a route inherits its upstream timeouts')
+})
+
+test('the compiled config is frozen', () => {
+  const { compiled } = loadConfigObject({ upstreams: { a: { targets: ['127.0.0.1:1'] } }, routes: [{ name: 'r', upstream: 'a' }] })
+  assert.ok(Object.isFrozen(compiled))
+  assert.ok(Object.isFrozen(compiled.routes[0]))
+  assert.ok(Object.isFrozen(compiled.source))
+  assert.throws(() => { (compiled.server as { accessLog: boolean }).accessLog = false }, TypeError)
+})
+
+test('every problem is reported as path: message in one pass', () => {
+  const issues = issuesOf(() => loadConfigObject({
+    server: { listen: [{ port: 'eighty' }], trustProxy: ['10.0.0.0/33'], colour: 'blue' },
+    upstreams: {
+      empty: { targets: [] },
+      typo: { targets: ['127.0.0.1:3001'], balancr: 'random' }
+    },
+    routes: [
+      { name: 'a', upstream: 'missing' },
+      { name: 'b', upstream: 'empty', match: { path: '~ ^/x/(\\d+$' } }
+    ]
+  }))
+  assert.ok(issues.includes('server.colour: unknown key'), issues.join('\n'))
+  assert.ok(issues.includes('server.listen[0].port: must be integer'), issues.join('\n'))
+  assert.ok(issues.includes('upstreams.typo.balancr: unknown key'), issues.join('\n'))
+})
+
+test('semantic errors are reported once the shape is right', () => {
+  const issues = issuesOf(() => loadConfigObject({
+    server: { trustProxy: ['10.0.0.0/33', 'not-an-ip'] },
+    upstreams: { empty: { targets: [] }, ok: { targets: ['127.0.0.1:3001'] } },
+    routes: [
+      { name: 'a', upstream: 'missing' },
+      { name: 'b', upstream: 'ok', match: { path: '~ ^/x/(\\d+$' } }
+    ]
+  }))
+  const text = issues.join('\n')
+  assert.match(text, /^server\.trustProxy\[0\]: "10\.0\.0\.0\/33": prefix length must be 0-32$/m)
+  assert.match(text, /^server\.trustProxy\[1\]: "not-an-ip" is not an IP address or CIDR block$/m)
+  assert.match(text, /^upstreams\.empty\.targets: must list at least one target$/m)
+  assert.match(text, /^routes\[0\]\.upstream: names a missing upstream "missing"$/m)
+  assert.match(text, /^routes\[1\]\.match\.path: .*regex/im)
+})
+
+test('a target that is not host:port is refused', () => {
+  const issues = issuesOf(() => loadConfigObject({ upstreams: { a: { targets: ['127.0.0.1:99999', 'bad host:1'] } }, routes: [] }))
+  assert.match(issues.join('\n'), /^upstreams\.a\.targets\[0\]: .*port/m)
+  assert.match(issues.join('\n'), /^upstreams\.a\.targets\[1\]: .*not a valid host/m)
+})
+
+test('a YAML syntax error names the file', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'bad.yaml'), 'routes: [\n  - name: x\n')
+  await assert.rejects(loadConfigFile(join(dir, 'bad.yaml')), (err: unknown) => err instanceof ConfigError && /bad\.yaml/.test(err.message))
+})
+
+test('routes/*.ts beside the config are appended after the file routes, hooks kept', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), YAML)
+  mkdirSync(join(dir, 'routes'))
+  writeFileSync(join(dir, 'routes', 'extra.ts'), `export default [
+    { name: 'extra', match: { path: '/extra' }, upstream: 'blue', hooks: { onRequest () {} } },
+    { name: 'extra2', upstream: 'blue' }
+  ]\n`)
+  const { compiled } = await loadConfigFile(join(dir, 'g.yaml'))
+  assert.deepEqual(compiled.routes.map(r => r.name), ['blue', 'extra', 'extra2'])
+  assert.equal(typeof compiled.routes[1]?.hooks.onRequest, 'function')
+})
+
+test('an error in a routes/ module names that file', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), YAML)
+  mkdirSync(join(dir, 'routes'))
+  writeFileSync(join(dir, 'routes', 'orders.ts'), `export default { name: 'orders', upstream: 'nowhere' }\n`)
+  await assert.rejects(loadConfigFile(join(dir, 'g.yaml')), (err: unknown) =>
+    err instanceof ConfigError && err.issues.some(i => i.path === 'orders.ts: routes[1].upstream'))
+})

@@ -1,0 +1,30 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { parseDuration, parseSize, formatDuration } from '../../../src/config/units.js'
+
+test('durations parse from ms, s, m, h and plain milliseconds', () => {
+  assert.equal(parseDuration('500ms'), 500)
+  assert.equal(parseDuration('2s'), 2000)
+  assert.equal(parseDuration('1.5s'), 1500)
+  assert.equal(parseDuration('1m'), 60_000)
+  assert.equal(parseDuration('1h'), 3_600_000)
+  assert.equal(parseDuration(250), 250)
+})
+
+test('sizes parse from b, kb, mb, gb in any case and plain bytes', () => {
+  assert.equal(parseSize('100b'), 100)
+  assert.equal(parseSize('64kb'), 65_536)
+  assert.equal(parseSize('10MB'), 10 * 1024 * 1024)
+  assert.equal(parseSize(42), 42)
+})
+
+test('a malformed duration or size is refused with the value in the message', () => {
+  assert.throws(() => parseDuration('fast'), /"fast" is not a duration/)
+  assert.throws(() => parseSize('1 ton'), /"1 ton" is not a size/)
+})
+
+test('durations format back to their shortest exact spelling', () => {
+  assert.equal(formatDuration(100), '100ms')
+  assert.equal(formatDuration(30_000), '30s')
+  assert.equal(formatDuration(120_000), '2m')
+})
