@@ -50,7 +50,7 @@ try {
 server:
   listen: [{ host: 127.0.0.1, port: 0 }]
   accessLog: false
-  logLevel: warn
+  logLevel: info
 upstreams:
   app:
     targets: [127.0.0.1:${portA}, 127.0.0.1:${portB}]

@@ -39,10 +39,6 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
       url: '/*',
       constraints: { [ROUTE_CONSTRAINT]: route.name },
       config: { tollgate: route, upstream },
-      onRequestAbort: (request, done) => {
-        request.tollgate?.attempt?.cancel()
-        done()
-      },
       handler: (request, reply) => {
         routeProxy.handle(request, reply, request.tollgate as RequestContext)
       }

@@ -6,14 +6,17 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { IncomingMessage } from 'node:http'
-import { RequestContext } from '../src/context.js'
+import { RequestContext, kRequestContext } from '../src/context.js'
 import type { RouteMatch } from '../src/routing/matcher.js'
 import type { CompiledRoute } from '../src/config/compile.js'
 
 /** Where the router's constraint stores the route match on the raw request. */
 export const kRouteMatch = Symbol('tollgate.routeMatch')
 
-export type RawWithMatch = IncomingMessage & { [kRouteMatch]?: RouteMatch<CompiledRoute> | 'bad-path' | null }
+export type RawWithMatch = IncomingMessage & {
+  [kRouteMatch]?: RouteMatch<CompiledRoute> | 'bad-path' | null
+  [kRequestContext]?: RequestContext
+}
 
 async function requestContext (app: FastifyInstance): Promise<void> {
   app.decorateRequest('tollgate', null)
@@ -23,7 +26,9 @@ async function requestContext (app: FastifyInstance): Promise<void> {
     const upstream = routeOptions.config?.upstream ?? null
     const createContext = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
       const match = (request.raw as RawWithMatch)[kRouteMatch] as RouteMatch<CompiledRoute>
-      request.tollgate = new RequestContext(request, route, match, upstream)
+      const ctx = new RequestContext(request, route, match, upstream)
+      request.tollgate = ctx
+      ;(request.raw as RawWithMatch)[kRequestContext] = ctx
       reply.header('x-request-id', request.id)
       done()
     }

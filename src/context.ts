@@ -15,6 +15,9 @@ import type { GatewayError } from './errors.js'
 import type { DeferredBody } from './proxy/body.js'
 import type { Readable } from 'node:stream'
 
+/** Where the context is also kept on the raw request, for code outside Fastify (the listener). */
+export const kRequestContext = Symbol('tollgate.requestContext')
+
 export class RequestContext implements BalancerInput {
   readonly route: CompiledRoute
   /** The match: normalised path, query, the prefix's `rest`, regex captures. */

@@ -16,6 +16,7 @@ import { UpstreamRegistry } from './upstream/registry.js'
 import { createTransparentAgent } from './upstream/dispatcher.js'
 import { Listener } from './server/listener.js'
 import type { Target } from './upstream/target.js'
+import { kRequestContext, type RequestContext } from './context.js'
 
 export interface GatewayOptions {
   /** pino logger; default: JSON to stdout at the config's logLevel. */
@@ -187,7 +188,10 @@ export class Gateway {
       return
     }
     version.inflight++
+    // One listener per request does two jobs: count the version's in-flight requests, and
+    // cancel the upstream exchange when the client left before its response was complete.
     res.once('close', () => {
+      if (!res.writableFinished) (req as { [kRequestContext]?: RequestContext })[kRequestContext]?.attempt?.cancel()
       if (--version.inflight === 0 && version.retired) version.markDrained()
     })
     version.handler(req, res)

@@ -36,9 +36,12 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 export function stripHopByHop (headers: HeaderMap): void {
   const connection = headers.connection
   if (connection !== undefined) {
-    for (const name of String(connection).split(',')) {
-      const trimmed = name.trim().toLowerCase()
-      if (trimmed !== '') delete headers[trimmed]
+    // Almost always just "keep-alive" or "close": no list to take apart then.
+    if (connection !== 'keep-alive' && connection !== 'close') {
+      for (const name of String(connection).split(',')) {
+        const trimmed = name.trim().toLowerCase()
+        if (trimmed !== '') delete headers[trimmed]
+      }
     }
     delete headers.connection
   }

@@ -41,6 +41,10 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private inner: Dispatcher.DispatchHandler | null = null
   private abortUpstream: Abort | null = null
   private timer: NodeJS.Timeout | null = null
+  /** When the pending timer fires (performance.now() time). */
+  private timerAt = 0
+  /** When the current phase's deadline passes; moved forward by progress, checked lazily. */
+  private deadline = 0
   private readonly dispatcher: Dispatcher
   /** SNI pinned on TLS pools so that a changing Host never resets a pooled connection. */
   private readonly servername: string | null
@@ -59,7 +63,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   dispatch (options: Dispatcher.DispatchOptions, inner: Dispatcher.DispatchHandler): boolean {
     this.inner = inner
     this.target.inflight++
-    this.timer = setTimeout(onDeadline, this.connectMs, this)
+    this.arm(performance.now() + this.connectMs)
     if (this.servername !== null) (options as { servername?: string }).servername = this.servername
     return this.dispatcher.dispatch(options, this)
   }
@@ -70,8 +74,28 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.fail(new undiciErrors.RequestAbortedError())
   }
 
+  /**
+   * Moves the deadline. One timer serves every phase: it is only re-created when the new
+   * deadline comes before the pending timer fires; a later deadline is picked up when the
+   * timer fires (see expire). Most attempts thus cost a single setTimeout.
+   */
+  private arm (deadline: number): void {
+    this.deadline = deadline
+    if (this.timer !== null && deadline >= this.timerAt) return
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timerAt = deadline
+    this.timer = setTimeout(onDeadline, Math.max(1, deadline - performance.now()), this)
+  }
+
   /** Called by the timer; which deadline passed depends on the phase. */
   expire (): void {
+    this.timer = null
+    const left = this.deadline - performance.now()
+    if (left > 1 && this.phase !== 'done') {
+      this.timerAt = this.deadline
+      this.timer = setTimeout(onDeadline, left, this)
+      return
+    }
     switch (this.phase) {
       case 'connecting':
         this.fail(new undiciErrors.ConnectTimeoutError(`no connection within ${this.connectMs} ms`))
@@ -117,8 +141,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     this.abortUpstream = abort
     this.phase = 'sent'
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timer = setTimeout(onDeadline, this.responseMs, this)
+    this.arm(performance.now() + this.responseMs)
     ;(this.inner?.onConnect as ((abort: Abort, context?: unknown) => void) | undefined)?.(abort, context)
   }
 
@@ -133,12 +156,12 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       return false
     }
     this.phase = 'response'
-    this.timer?.refresh()
+    this.arm(performance.now() + this.responseMs)
     return this.inner?.onHeaders?.(statusCode, headers, resume, statusText) ?? true
   }
 
   onData (chunk: Buffer): boolean {
-    this.timer?.refresh()
+    this.deadline = performance.now() + this.responseMs
     return this.inner?.onData?.(chunk) ?? true
   }
 

@@ -34,7 +34,7 @@ export class ConsistentHash implements Balancer {
 
   pick (input: BalancerInput): Iterator<Target> {
     const order = this.walk(crc32(this.key(input)))
-    return new CandidateIterator(order.find(t => t.available) ?? null, this.targets, () => order)
+    return new CandidateIterator(order.find(t => t.available) ?? null, this.targets, { fallbackOrder: () => order })
   }
 
   /** Distinct primaries clockwise from the first point at or after `hash`. */

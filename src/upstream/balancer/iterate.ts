@@ -4,6 +4,11 @@
  */
 import type { Target } from '../target.js'
 
+/** The balancer's order for fallbacks, asked only when a retry wants a second target. */
+export interface FallbackOrder {
+  fallbackOrder (first: Target | null): readonly Target[]
+}
+
 /** Yields `first` (if any), then the rest of `order()`'s primaries, then backups. */
 export class CandidateIterator implements Iterator<Target> {
   /** Created only when a retry asks for a second target: most requests never do. */
@@ -12,17 +17,17 @@ export class CandidateIterator implements Iterator<Target> {
   private index = 0
   private readonly first: Target | null
   private readonly targets: readonly Target[]
-  private readonly fallbackOrder: () => readonly Target[]
+  private readonly order: FallbackOrder
   private fallbacks: readonly Target[] | null = null
 
   /**
-   * `first`: the balancer's choice (null when no primary is available); `fallbackOrder`:
-   * computed lazily, only when a retry asks for a second target.
+   * `first`: the balancer's choice (null when no primary is available); `order` gives the
+   * fallbacks, lazily.
    */
-  constructor (first: Target | null, targets: readonly Target[], fallbackOrder: () => readonly Target[]) {
+  constructor (first: Target | null, targets: readonly Target[], order: FallbackOrder) {
     this.first = first
     this.targets = targets
-    this.fallbackOrder = fallbackOrder
+    this.order = order
     this.phase = first === null ? 'primaries' : 'first'
   }
 
@@ -33,7 +38,7 @@ export class CandidateIterator implements Iterator<Target> {
           this.phase = 'primaries'
           return { done: false, value: this.first as Target }
         case 'primaries': {
-          this.fallbacks ??= this.fallbackOrder()
+          this.fallbacks ??= this.order.fallbackOrder(this.first)
           this.yielded ??= new Set(this.first === null ? [] : [this.first])
           while (this.index < this.fallbacks.length) {
             const t = this.fallbacks[this.index++] as Target

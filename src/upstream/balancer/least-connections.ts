@@ -5,9 +5,9 @@
  */
 import type { Target } from '../target.js'
 import type { Balancer } from './index.js'
-import { CandidateIterator } from './iterate.js'
+import { CandidateIterator, type FallbackOrder } from './iterate.js'
 
-export class LeastConnections implements Balancer {
+export class LeastConnections implements Balancer, FallbackOrder {
   private readonly targets: readonly Target[]
   private readonly primaries: readonly Target[]
   private offset = 0
@@ -26,7 +26,11 @@ export class LeastConnections implements Balancer {
       if (!t.available) continue
       if (best === null || better(t, best)) best = t
     }
-    return new CandidateIterator(best, this.targets, () => [...this.primaries].sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0)))
+    return new CandidateIterator(best, this.targets, this)
+  }
+
+  fallbackOrder (): readonly Target[] {
+    return [...this.primaries].sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0))
   }
 }
 

@@ -5,9 +5,9 @@
  */
 import type { Target } from '../target.js'
 import type { Balancer } from './index.js'
-import { CandidateIterator } from './iterate.js'
+import { CandidateIterator, type FallbackOrder } from './iterate.js'
 
-export class WeightedRandom implements Balancer {
+export class WeightedRandom implements Balancer, FallbackOrder {
   private readonly targets: readonly Target[]
   private readonly primaries: readonly Target[]
 
@@ -18,7 +18,11 @@ export class WeightedRandom implements Balancer {
 
   pick (): Iterator<Target> {
     const first = draw(this.primaries, null)
-    return new CandidateIterator(first, this.targets, () => shuffleByWeight(this.primaries, first))
+    return new CandidateIterator(first, this.targets, this)
+  }
+
+  fallbackOrder (first: Target | null): readonly Target[] {
+    return shuffleByWeight(this.primaries, first)
   }
 }
 

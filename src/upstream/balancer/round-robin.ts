@@ -7,9 +7,9 @@
  */
 import type { Target } from '../target.js'
 import type { Balancer } from './index.js'
-import { CandidateIterator } from './iterate.js'
+import { CandidateIterator, type FallbackOrder } from './iterate.js'
 
-export class SmoothWeightedRoundRobin implements Balancer {
+export class SmoothWeightedRoundRobin implements Balancer, FallbackOrder {
   private readonly targets: readonly Target[]
   private readonly primaries: readonly Target[]
   private readonly current: Float64Array
@@ -22,7 +22,7 @@ export class SmoothWeightedRoundRobin implements Balancer {
 
   pick (): Iterator<Target> {
     const first = this.choose()
-    return new CandidateIterator(first, this.targets, () => this.rotationFrom(first))
+    return new CandidateIterator(first, this.targets, this)
   }
 
   /** The next target of the rotation among available primaries, or null. */
@@ -44,7 +44,7 @@ export class SmoothWeightedRoundRobin implements Balancer {
   }
 
   /** Fallback order for retries: the primaries after `first`, in list order, wrapping. */
-  private rotationFrom (first: Target | null): readonly Target[] {
+  fallbackOrder (first: Target | null): readonly Target[] {
     const start = first === null ? 0 : this.primaries.indexOf(first) + 1
     return [...this.primaries.slice(start), ...this.primaries.slice(0, start)]
   }

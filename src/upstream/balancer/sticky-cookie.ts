@@ -8,7 +8,7 @@
 import { crc32 } from 'node:zlib'
 import type { Target } from '../target.js'
 import type { Balancer, BalancerInput } from './index.js'
-import { CandidateIterator } from './iterate.js'
+import { CandidateIterator, type FallbackOrder } from './iterate.js'
 import { SmoothWeightedRoundRobin } from './round-robin.js'
 import { readCookie } from './cookie.js'
 
@@ -16,7 +16,7 @@ export function stickyToken (target: Target): string {
   return crc32(target.id).toString(36)
 }
 
-export class StickyCookie implements Balancer {
+export class StickyCookie implements Balancer, FallbackOrder {
   private readonly targets: readonly Target[]
   private readonly byToken: ReadonlyMap<string, Target>
   private readonly tokens: ReadonlyMap<Target, string>
@@ -37,7 +37,11 @@ export class StickyCookie implements Balancer {
     const token = readCookie(input.headers.cookie, this.cookie)
     const pinned = token === null ? undefined : this.byToken.get(token)
     const first = pinned !== undefined && pinned.available ? pinned : this.rotation.choose()
-    return new CandidateIterator(first, this.targets, () => this.targets.filter(t => !t.backup))
+    return new CandidateIterator(first, this.targets, this)
+  }
+
+  fallbackOrder (first: Target | null): readonly Target[] {
+    return this.rotation.fallbackOrder(first)
   }
 
   onResponse (input: BalancerInput, target: Target, setHeader: (name: string, value: string) => void): void {
