@@ -19,8 +19,8 @@ async function startExampleUpstream (name: string, port: number): Promise<void> 
   server.unref()
 }
 
-await startExampleUpstream('blue', 3001)
-await startExampleUpstream('green', 3002)
+await startExampleUpstream('blue', Number(process.env.BLUE_PORT ?? 3001))
+await startExampleUpstream('green', Number(process.env.GREEN_PORT ?? 3002))
 const config = fileURLToPath(new URL('../../gateway.example.yaml', import.meta.url))
 const code = await main(['start', '-c', config, ...process.argv.slice(2)])
 if (code >= 0) process.exit(code)

@@ -134,7 +134,11 @@ async function readConfigFile (file: string): Promise<unknown> {
   if (MODULE_EXTENSIONS.has(ext)) return defaultExport(await importModule(file), file)
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map(e => ({ path: '', message: `${basename(file)}: ${e.message.split('\n')[0] ?? e.message}` })))
+    throw new ConfigError(doc.errors.map(e => {
+      const at = e.linePos?.[0]
+      const where = at === undefined ? basename(file) : `${basename(file)}:${at.line}:${at.col}`
+      return { path: '', message: `${where}: ${(e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '')}` }
+    }))
   }
   return doc.toJS({ maxAliasCount: 100 })
 }

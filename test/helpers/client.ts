@@ -13,11 +13,17 @@ export interface Reply {
   json<T = unknown> (): T
 }
 
-export function client (t: TestContext): (url: string, options?: Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { headers?: Record<string, string> }) => Promise<Reply> {
+export interface RequestInit {
+  method?: Dispatcher.HttpMethod
+  headers?: Record<string, string>
+  body?: string | Buffer
+}
+
+export function client (t: TestContext): (url: string, options?: RequestInit) => Promise<Reply> {
   const agent = new Agent({ keepAliveTimeout: 10_000 })
   t.after(() => agent.close())
   return async (url, options = {}) => {
-    const res = await undiciRequest(url, { ...options, dispatcher: agent } as Parameters<typeof undiciRequest>[1])
+    const res = await undiciRequest(url, { ...options, dispatcher: agent })
     const text = await res.body.text()
     return {
       status: res.statusCode,

@@ -1,0 +1,61 @@
+// Compile-time checks of the public API: `npm test` type-checks this file (tsconfig.test.json).
+// Each @ts-expect-error line must fail to compile, or the check itself fails.
+import { defineGateway, defineRoute, Gateway, errors, type GatewayConfig, type RouteDefinition } from '../../src/index.js'
+
+export const config: GatewayConfig = defineGateway({
+  server: { listen: [{ host: '127.0.0.1', port: 8080 }], gracefulShutdown: '30s', limits: { maxHeaderSize: '16kb' } },
+  upstreams: {
+    blue: {
+      targets: ['127.0.0.1:3001', { address: '127.0.0.1:3002', weight: 3 }, { socketPath: '/tmp/app.sock' }],
+      balancer: 'consistent-hash',
+      hash: { key: 'header:x-user' },
+      timeouts: { connect: '100ms', response: 30_000 },
+      retries: { attempts: 2, on: ['connect-error', 503] }
+    }
+  },
+  routes: [{ name: 'blue', match: { path: '/blue/*' }, upstream: 'blue', rewrite: { stripPrefix: '/blue' } }]
+})
+
+export const route: RouteDefinition = defineRoute({
+  name: 'orders',
+  upstream: 'blue',
+  hooks: {
+    onRequest (request, reply, ctx) {
+      const id: string = ctx.requestId
+      const path: string = ctx.match.path
+      ctx.state.seen = `${id} ${path} ${request.method}`
+      if (request.headers['x-key'] === undefined) throw new errors.Unauthorized('no key')
+      void reply
+    },
+    upstreamRequest (_request, headers, ctx) {
+      headers['x-tries'] = String(ctx.tries)
+    },
+    onError (_request, reply, error) {
+      const code: string = error.code
+      reply.header('x-error', code)
+    }
+  }
+})
+
+defineGateway({
+  // @ts-expect-error an unknown balancer is a type error
+  upstreams: { a: { targets: ['127.0.0.1:1'], balancer: 'fastest' } }
+})
+
+defineGateway({
+  // @ts-expect-error an unknown key is a type error
+  server: { colour: 'blue' }
+})
+
+defineRoute({
+  name: 'x',
+  upstream: 'a',
+  // @ts-expect-error an unknown hook is a type error
+  hooks: { beforeEverything () {} }
+})
+
+export async function embed (): Promise<void> {
+  const gateway = new Gateway()
+  await gateway.apply({ routes: [] })
+  await gateway.close()
+}
