@@ -16,6 +16,7 @@ import { registerPlugins } from '../plugins/index.js'
 import { kRouteMatch, type RawWithMatch } from '../plugins/request-context.js'
 import { ROUTE_CONSTRAINT } from '../plugins/proxy.js'
 import { sendError, toContractError } from '../plugins/error-handler.js'
+import { lazyChildLogger } from './logger.js'
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -80,6 +81,7 @@ export async function buildApp (options: BuildAppOptions): Promise<AppVersion> {
     loggerInstance: options.logger,
     // The access-log plugin writes one line per request; Fastify's own two lines are off.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    childLoggerFactory: lazyChildLogger,
     requestIdHeader: 'x-request-id',
     genReqId: generateRequestId,
     trustProxy: trustProxyOption(config.server.trustProxy),

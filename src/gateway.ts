@@ -14,7 +14,7 @@ import { loadConfigFile, loadConfigObject, type LoadOptions } from './config/loa
 import { ConfigError } from './config/errors.js'
 import { UpstreamRegistry } from './upstream/registry.js'
 import { createTransparentAgent } from './upstream/dispatcher.js'
-import { Listener } from './server/listener.js'
+import { Listener, type GatewayResponse } from './server/listener.js'
 import type { Target } from './upstream/target.js'
 import { kRequestContext, type RequestContext } from './context.js'
 
@@ -188,12 +188,9 @@ export class Gateway {
       return
     }
     version.inflight++
-    // One listener per request does two jobs: count the version's in-flight requests, and
-    // cancel the upstream exchange when the client left before its response was complete.
-    res.once('close', () => {
-      if (!res.writableFinished) (req as { [kRequestContext]?: RequestContext })[kRequestContext]?.attempt?.cancel()
-      if (--version.inflight === 0 && version.retired) version.markDrained()
-    })
+    const tracked = res as GatewayResponse
+    tracked.owner = version
+    tracked.onClose = onResponseClose
     version.handler(req, res)
   }
 
@@ -228,6 +225,17 @@ export class Gateway {
     await this.upstreams.close()
     await this.transparent.close()
   }
+}
+
+/**
+ * A response closed: one event, two jobs. Count the app version's in-flight requests down,
+ * and when the client left before the response was complete, cancel the upstream exchange.
+ */
+function onResponseClose (res: GatewayResponse): void {
+  const version = res.owner as LiveVersion
+  res.onClose = null
+  if (!res.writableFinished) (res.req as { [kRequestContext]?: RequestContext })[kRequestContext]?.attempt?.cancel()
+  if (--version.inflight === 0 && version.retired) version.markDrained()
 }
 
 async function closeQuietly (version: AppVersion | undefined): Promise<void> {

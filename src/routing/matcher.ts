@@ -14,22 +14,36 @@ export interface RouteMatchSpec {
 export type PathPattern =
   | { readonly kind: 'any' }
   | { readonly kind: 'exact', readonly path: string }
-  | { readonly kind: 'prefix', readonly prefix: string }
+  | { readonly kind: 'prefix', readonly prefix: string, readonly prefixSlash: string }
   | { readonly kind: 'regex', readonly regex: RegExp, readonly source: string }
 
 /** What a request matched. */
-export interface RouteMatch<T> {
+export class RouteMatch<T> {
   readonly route: T
   /** The normalised path, without the query. */
   readonly path: string
   /** The raw query, without `?` ('' when none). */
   readonly query: string
-  /** What a prefix pattern's `*` matched, without its leading slash ('' for an exact match). */
-  readonly rest: string
   /** Regex groups: `captures[0]` is group 1. null for non-regex paths. */
   readonly captures: readonly string[] | null
   /** Named regex groups, or null. */
   readonly named: Readonly<Record<string, string>> | null
+  /** Where `rest` starts in `path`: cut only if someone reads it. */
+  private readonly restStart: number
+
+  constructor (route: T, path: string, query: string, restStart: number, captures: readonly string[] | null, named: Readonly<Record<string, string>> | null) {
+    this.route = route
+    this.path = path
+    this.query = query
+    this.restStart = restStart
+    this.captures = captures
+    this.named = named
+  }
+
+  /** What a prefix pattern's `*` matched, without its leading slash ('' for an exact match). */
+  get rest (): string {
+    return this.restStart >= this.path.length ? '' : this.path.slice(this.restStart)
+  }
 }
 
 /**
@@ -48,7 +62,7 @@ export function compilePathPattern (path: string | undefined): PathPattern {
     }
   }
   if (!path.startsWith('/')) throw new Error(`"${path}" must start with "/" (or "~" for a regex)`)
-  if (path.endsWith('/*')) return { kind: 'prefix', prefix: path.slice(0, -2) }
+  if (path.endsWith('/*')) return { kind: 'prefix', prefix: path.slice(0, -2), prefixSlash: path.slice(0, -1) }
   if (path.includes('*')) throw new Error(`"${path}": "*" is only allowed at the end, as "/x/*"`)
   return { kind: 'exact', path }
 }
@@ -99,14 +113,14 @@ function matchPath<T> (entry: CompiledEntry<T>, path: string, query: string): Ro
   const pattern = entry.path
   switch (pattern.kind) {
     case 'any':
-      return { route: entry.route, path, query, rest: path.slice(1), captures: null, named: null }
+      return new RouteMatch(entry.route, path, query, 1, null, null)
     case 'exact':
-      return path === pattern.path ? { route: entry.route, path, query, rest: '', captures: null, named: null } : null
+      return path === pattern.path ? new RouteMatch(entry.route, path, query, path.length, null, null) : null
     case 'prefix': {
       const prefix = pattern.prefix
-      if (path === prefix || path === prefix + '/') return { route: entry.route, path, query, rest: '', captures: null, named: null }
+      if (path === prefix || path === pattern.prefixSlash) return new RouteMatch(entry.route, path, query, path.length, null, null)
       if (path.length > prefix.length && path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47) {
-        return { route: entry.route, path, query, rest: path.slice(prefix.length + 1), captures: null, named: null }
+        return new RouteMatch(entry.route, path, query, prefix.length + 1, null, null)
       }
       return null
     }
@@ -114,7 +128,7 @@ function matchPath<T> (entry: CompiledEntry<T>, path: string, query: string): Ro
       const m = pattern.regex.exec(path)
       if (m === null) return null
       const captures = m.slice(1).map(c => c ?? '')
-      return { route: entry.route, path, query, rest: '', captures, named: m.groups === undefined ? null : { ...m.groups } as Record<string, string> }
+      return new RouteMatch(entry.route, path, query, path.length, captures, m.groups === undefined ? null : { ...m.groups } as Record<string, string>)
     }
   }
 }

@@ -5,13 +5,29 @@
  * points it at. Malformed requests never reach Fastify: Node's parser refuses them here,
  * and they get the contract's JSON error.
  */
-import { createServer as createHttpServer, type Server as HttpServer, type ServerOptions } from 'node:http'
+import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type Server as HttpServer, type ServerOptions } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { Duplex } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import type { CompiledLimits, CompiledListener } from '../config/compile.js'
 import type { RequestHandler } from '../app.js'
 import { buildCertificateSelector, type CertificateSelector } from './tls.js'
+
+/**
+ * The listeners' response class: it reports its own 'close' to whoever the gateway named,
+ * which counts in-flight requests per app version and cancels the upstream exchange when a
+ * client leaves early, without adding an event listener (and its closures) per request.
+ */
+export class GatewayResponse extends ServerResponse<IncomingMessage> {
+  onClose: ((res: GatewayResponse) => void) | null = null
+  /** Opaque to the listener: the gateway's bookkeeping for this response. */
+  owner: unknown = null
+
+  override emit (event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'close' && this.onClose !== null) this.onClose(this)
+    return super.emit(event, ...args)
+  }
+}
 
 /** Longer than the usual 60 s idle timeout of load balancers in front of a gateway. */
 const DOWNSTREAM_KEEP_ALIVE_MS = 65_000
@@ -24,6 +40,7 @@ export class Listener {
   constructor (spec: CompiledListener, limits: CompiledLimits, handler: RequestHandler) {
     this.spec = spec
     const options: ServerOptions = {
+      ServerResponse: GatewayResponse as unknown as typeof ServerResponse,
       maxHeaderSize: limits.maxHeaderSize,
       requestTimeout: limits.requestTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,

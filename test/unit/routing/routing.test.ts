@@ -30,7 +30,7 @@ test('normalizePath refuses malformed escapes, encoded separators, backslashes a
 
 test('path patterns: exact, prefix, regex, any; bad ones are refused with a reason', () => {
   assert.deepEqual(compilePathPattern('/x'), { kind: 'exact', path: '/x' })
-  assert.deepEqual(compilePathPattern('/x/*'), { kind: 'prefix', prefix: '/x' })
+  assert.deepEqual(compilePathPattern('/x/*'), { kind: 'prefix', prefix: '/x', prefixSlash: '/x/' })
   assert.deepEqual(compilePathPattern('/*'), { kind: 'any' })
   assert.deepEqual(compilePathPattern(undefined), { kind: 'any' })
   assert.equal(compilePathPattern('~ ^/x/(\\d+)$').kind, 'regex')
