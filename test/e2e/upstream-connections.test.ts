@@ -9,15 +9,21 @@ import { makePki } from '../helpers/certs.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, type ErrorBody } from '../helpers/client.js'
 
-test('two sequential requests reuse one upstream connection', async (t) => {
+test('two sequential requests reuse one upstream connection, and the debug log shows one connect', async (t) => {
   const up = await startOrigin(t, 'up')
-  const gw = await startGateway(t, { upstreams: { up: { targets: [up.address] } }, routes: [{ name: 'r', upstream: 'up' }] })
+  const lines: { msg: string, target?: string }[] = []
+  const gw = await startGateway(t, { server: { logLevel: 'debug' }, upstreams: { up: { targets: [up.address] } }, routes: [{ name: 'r', upstream: 'up' }] }, {
+    logLevel: 'debug',
+    logTo: (line) => lines.push(JSON.parse(line) as { msg: string })
+  })
   const get = client(t)
   await get(`${gw.url}/1`)
   await get(`${gw.url}/2`)
   assert.equal(up.received.length, 2)
   assert.equal(up.received[0]?.remotePort, up.received[1]?.remotePort, 'the second request came on a new connection')
   assert.equal(gw.gateway.liveUpstreams.get('up')?.targets[0]?.connectionsOpened, 1)
+  const connects = lines.filter(l => l.msg === 'upstream connection opened')
+  assert.deepEqual(connects.map(l => l.target), [up.address])
 })
 
 test('a Unix-socket target is reached through its socket path', async (t) => {

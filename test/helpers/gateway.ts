@@ -13,8 +13,17 @@ export interface RunningGateway {
   readonly port: number
 }
 
-export async function startGateway (t: TestContext, config: GatewayConfig, options: { logLevel?: string } = {}): Promise<RunningGateway> {
-  const gateway = new Gateway({ logger: pino({ level: options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent' }) })
+export interface StartOptions {
+  logLevel?: string
+  /** Receives every log line (JSON text) instead of stdout. */
+  logTo?: (line: string) => void
+}
+
+export async function startGateway (t: TestContext, config: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
+  const level = options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent'
+  const sink = options.logTo
+  const logger = sink === undefined ? pino({ level }) : pino({ level }, { write: (line: string) => sink(line) })
+  const gateway = new Gateway({ logger })
   const withListener: GatewayConfig = {
     ...config,
     server: { accessLog: false, logLevel: (options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent') as 'silent', listen: [{ host: '127.0.0.1', port: 0 }], ...config.server }
