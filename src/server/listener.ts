@@ -29,6 +29,9 @@ export class GatewayResponse extends ServerResponse<IncomingMessage> {
   }
 }
 
+/** How often a draining listener closes the connections whose responses have finished. */
+const DRAIN_SWEEP_MS = 100
+
 /** Longer than the usual 60 s idle timeout of load balancers in front of a gateway. */
 const DOWNSTREAM_KEEP_ALIVE_MS = 65_000
 
@@ -95,16 +98,22 @@ export class Listener {
     return { host: this.spec.host, port: info?.port ?? this.spec.port }
   }
 
-  /** Stops accepting; idle keep-alive connections close now, busy ones after their response. */
+  /**
+   * Stops accepting and drains: idle keep-alive connections close now, busy ones as soon
+   * as their response is done; whatever is still open after `graceMs` is cut.
+   */
   async close (graceMs: number): Promise<void> {
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
+    // A request that still arrives on a kept-alive connection is served, then the
+    // connection closes.
+    this.server.prependListener('request', (_req, res) => { res.setHeader('connection', 'close') })
     this.server.closeIdleConnections()
-    // A connection's next request after the drain started should not be served: ask
-    // clients to close once their current response is done.
-    this.server.on('request', (_req, res) => res.setHeader('connection', 'close'))
-    const timer = setTimeout(() => this.server.closeAllConnections(), graceMs)
+    // Node closes idle connections only when asked: ask again while responses finish.
+    const sweep = setInterval(() => this.server.closeIdleConnections(), DRAIN_SWEEP_MS)
+    const deadline = setTimeout(() => this.server.closeAllConnections(), graceMs)
     await closed
-    clearTimeout(timer)
+    clearInterval(sweep)
+    clearTimeout(deadline)
   }
 
   /** Drops every connection now. */

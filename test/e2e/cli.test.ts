@@ -110,8 +110,11 @@ test('SIGTERM lets a 2 s request in flight finish with 200, then exits 0', async
   const res = await pending
   assert.equal(res.statusCode, 200)
   assert.equal(await res.body.text(), 'finished')
+  const answeredAt = performance.now()
   const exit = await cli.exited
   assert.equal(exit.code, 0)
+  const lingered = performance.now() - answeredAt
+  assert.ok(lingered < 1500, `exited ${lingered.toFixed(0)} ms after the last response (gracefulShutdown is 5 s)`)
   await assert.rejects(request(`http://127.0.0.1:${port}/`), 'the listener still accepts after shutdown')
 })
 
