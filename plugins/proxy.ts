@@ -11,6 +11,7 @@ import { ReplyFromEngine } from '../src/proxy/reply-from-engine.js'
 import { AttemptDispatcher } from '../src/upstream/dispatcher.js'
 import { compileTrust } from '../src/net/trust.js'
 import type { RequestContext } from '../src/context.js'
+import { PayloadTooLarge } from '../src/errors.js'
 
 /** The router constraint that holds the config route a request matched (see app.ts). */
 export const ROUTE_CONSTRAINT = 'tollgateRoute'
@@ -22,8 +23,16 @@ const METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TR
 const dispatcher = new AttemptDispatcher()
 
 export default async function proxy (app: FastifyInstance, options: GatewayPluginOptions): Promise<void> {
+  const bodyLimit = options.config.server.limits.bodyLimit
+  const tooLarge = `${bodyLimit} bytes`
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload))
+  // Bodies are not parsed: the client's stream goes upstream as it arrives. A declared
+  // length over server.limits.bodyLimit is refused before a byte is read.
+  app.addContentTypeParser('*', (request, payload, done) => {
+    const length = request.headers['content-length']
+    if (length !== undefined && Number(length) > bodyLimit) done(new PayloadTooLarge(tooLarge), undefined)
+    else done(null, payload)
+  })
   await app.register(replyFrom, {
     undici: dispatcher as unknown as { request: import('undici').Dispatcher['request'] },
     disableRequestLogging: true

@@ -71,3 +71,19 @@ test('half-open connections do not stop the gateway from answering others', asyn
   for (const s of idle) s.write('GET / HTTP/1.1\r\n')
   assert.equal((await client(t)(`${gw.url}/`)).status, 200)
 })
+
+test('a Content-Length over limits.bodyLimit gets 413 PAYLOAD_TOO_LARGE and never reaches the upstream', async (t) => {
+  const up = await startOrigin(t, 'up')
+  const gw = await startGateway(t, {
+    server: { limits: { bodyLimit: '1kb' } },
+    upstreams: { up: { targets: [up.address] } },
+    routes: [{ name: 'r', upstream: 'up' }]
+  })
+  const post = client(t)
+  const refused = await post(`${gw.url}/`, { method: 'POST', body: 'x'.repeat(2048) })
+  assert.equal(refused.status, 413)
+  assert.equal(refused.json<{ error: { code: string } }>().error.code, 'PAYLOAD_TOO_LARGE')
+  const accepted = await post(`${gw.url}/`, { method: 'POST', body: 'x'.repeat(1024) })
+  assert.equal(accepted.status, 200)
+  assert.equal(up.received.length, 1)
+})
