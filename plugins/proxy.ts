@@ -41,8 +41,13 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
   const methods = METHODS.filter(m => app.supportedMethods.includes(m))
   for (const route of options.config.routes) {
     const upstream = route.upstream === null ? null : (options.upstreams.get(route.upstream) ?? null)
-    const routeProxy = new RouteProxy({ route, upstream, transparentDispatcher: options.transparentDispatcher, trust })
-    routeProxy.engine = new ReplyFromEngine(routeProxy, route.hooks)
+    const routeProxy = new RouteProxy({
+      route,
+      upstream,
+      transparentDispatcher: options.transparentDispatcher,
+      trust,
+      createEngine: (observer) => new ReplyFromEngine(observer, route.hooks)
+    })
     app.route({
       method: methods,
       url: '/*',

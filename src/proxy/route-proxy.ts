@@ -35,6 +35,8 @@ export interface RouteProxyOptions {
   /** Dispatcher for transparent routes (any origin). */
   readonly transparentDispatcher: Dispatcher
   readonly trust: TrustCheck
+  /** Builds the engine that carries this route's requests, reporting back to `observer`. */
+  readonly createEngine: (observer: AttemptObserver) => ProxyEngine
 }
 
 /** What an engine reports back to the route proxy. */
@@ -52,7 +54,7 @@ const CONNECT_FAILURES: ReadonlySet<string> = new Set(['connect', 'connect-timeo
 export class RouteProxy implements AttemptObserver {
   readonly route: CompiledRoute
   readonly upstream: Upstream | null
-  engine: ProxyEngine | null = null
+  private readonly engine: ProxyEngine
   private readonly transparentDispatcher: Dispatcher
   private readonly trust: TrustCheck
   /** Host sent upstream instead of the client's (the upstream's tls.servername). */
@@ -65,7 +67,8 @@ export class RouteProxy implements AttemptObserver {
     this.transparentDispatcher = options.transparentDispatcher
     this.trust = options.trust
     this.hostOverride = options.upstream?.config.tls?.servername ?? null
-    this.balancerSetsHeaders = options.upstream?.config.balancer.kind === 'sticky-cookie'
+    this.balancerSetsHeaders = options.upstream?.addsResponseHeaders ?? false
+    this.engine = options.createEngine(this)
   }
 
   /** upstream_peer: the route's handler. */
@@ -124,7 +127,7 @@ export class RouteProxy implements AttemptObserver {
       ctx.body = new DeferredBody(ctx.bodySource)
       request.body = ctx.body
     }
-    ;(this.engine as ProxyEngine).send(request, reply, ctx, origin)
+    this.engine.send(request, reply, ctx, origin)
   }
 
   /** A body is worth keeping replayable only when the policy may retry this method. */
@@ -147,12 +150,12 @@ export class RouteProxy implements AttemptObserver {
     }
     const kind = classifyFailure(failure)
     if (kind === 'aborted' && (request.raw.destroyed || reply.raw.destroyed)) return
+    if (ctx.target !== null) ctx.target.lastError = failure.message
     if (CONNECT_FAILURES.has(kind) && this.route.retries.onConnectError && this.upstream !== null && this.mayRetry(request, reply, ctx)) {
       this.tryNext(request, reply, ctx)
       return
     }
     const upstreamName = this.upstream?.name ?? `${ctx.target?.id ?? 'transparent'}`
-    if (ctx.target !== null) ctx.target.lastError = failure.message
     this.fail(request, reply, ctx, toGatewayError(failure, kind, {
       upstream: upstreamName,
       connectMs: this.route.timeouts.connectMs,

@@ -45,6 +45,11 @@ export class Upstream {
     return this.balancer.pick(input)
   }
 
+  /** True when the balancer adds response headers (the sticky cookie). */
+  get addsResponseHeaders (): boolean {
+    return this.balancer.onResponse !== undefined
+  }
+
   /** Lets the balancer add response headers (sticky cookie). */
   onResponse (input: BalancerInput, target: Target, setHeader: (name: string, value: string) => void): void {
     this.balancer.onResponse?.(input, target, setHeader)
