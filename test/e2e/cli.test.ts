@@ -178,3 +178,21 @@ test('an unknown command prints the usage and exits 2', () => {
   assert.equal(result.status, 2)
   assert.match(result.stderr, /usage:/)
 })
+
+test('start refuses an invalid config before listening, listing the problems', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'bad.yaml'), 'upstreams: { a: { targets: [] } }\nroutes: [{ name: r, upstream: b }]\n')
+  const result = runCli(['start', '-c', join(dir, 'bad.yaml')])
+  assert.equal(result.status, 1)
+  assert.match(result.stderr, /^upstreams\.a\.targets: must list at least one target$/m)
+  assert.match(result.stderr, /^routes\[0\]\.upstream: names a missing upstream "b"$/m)
+})
+
+test('start exits 1 when its port is taken', async (t) => {
+  const dir = folder(t)
+  const taken = await startOrigin(t, 'taken')
+  writeFileSync(join(dir, 'g.yaml'), `server: { listen: [{ host: 127.0.0.1, port: ${taken.port} }] }\nupstreams: { a: { targets: ["127.0.0.1:1"] } }\nroutes: [{ name: r, upstream: a }]\n`)
+  const result = runCli(['start', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.match(result.stdout, /EADDRINUSE/)
+})

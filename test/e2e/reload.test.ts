@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { request, Agent } from 'undici'
-import { startOrigin } from '../helpers/origin.js'
+import { startOrigin, closedPort } from '../helpers/origin.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client } from '../helpers/client.js'
 import { ConfigError } from '../../src/config/errors.js'
@@ -97,4 +97,21 @@ test('10 reloads in a row under continuous load cause zero failed requests', asy
   assert.deepEqual(failures, [])
   assert.ok(ok >= 500, `only ${ok} requests were answered`)
   assert.equal((await client(t)(`${gw.url}/`)).headers['x-config'], 'v10')
+})
+
+test('a reload opens added listeners and drains removed ones, without a restart', async (t) => {
+  const blue = await startOrigin(t, 'blue')
+  const gw = await startGateway(t, configFor([blue.address], 'one', 0))
+  const second = await closedPort()
+  const both: GatewayConfig = configFor([blue.address], 'two', gw.port)
+  both.server = { ...both.server, listen: [{ host: '127.0.0.1', port: gw.port }, { host: '127.0.0.1', port: second }] }
+  await gw.gateway.apply(both as Record<string, unknown>)
+  const get = client(t)
+  assert.equal((await get(`http://127.0.0.1:${second}/`)).headers['x-config'], 'two')
+  assert.equal((await get(`${gw.url}/`)).headers['x-config'], 'two')
+  const onlySecond: GatewayConfig = configFor([blue.address], 'three', second)
+  await gw.gateway.apply(onlySecond as Record<string, unknown>)
+  assert.equal((await get(`http://127.0.0.1:${second}/`)).headers['x-config'], 'three')
+  await assert.rejects(request(`${gw.url}/`, { reset: true }), 'the removed listener still accepts connections')
+  assert.deepEqual(gw.gateway.addresses().map(a => a.port), [second])
 })
