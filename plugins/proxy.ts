@@ -10,7 +10,7 @@ import { RouteProxy } from '../src/proxy/route-proxy.js'
 import { ReplyFromEngine } from '../src/proxy/reply-from-engine.js'
 import { AttemptDispatcher } from '../src/upstream/dispatcher.js'
 import { compileTrust } from '../src/net/trust.js'
-import type { RequestContext } from '../src/context.js'
+import { contextOf } from './request-context.js'
 import { PayloadTooLarge } from '../src/errors.js'
 
 /** The router constraint that holds the config route a request matched (see app.ts). */
@@ -54,7 +54,7 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
       constraints: { [ROUTE_CONSTRAINT]: route.name },
       config: { tollgate: route, upstream },
       handler: (request, reply) => {
-        routeProxy.handle(request, reply, request.tollgate as RequestContext)
+        routeProxy.handle(request, reply, contextOf(request, reply, route, upstream))
       }
     })
   }

@@ -6,23 +6,23 @@
  */
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { RequestContext } from '../src/context.js'
-import { append } from './request-context.js'
+import { append, contextOf } from './request-context.js'
 
 async function userHooks (app: FastifyInstance): Promise<void> {
   app.addHook('onRoute', (routeOptions) => {
-    const hooks = routeOptions.config?.tollgate?.hooks
-    if (hooks === undefined) return
-    const { onRequest, onResponse } = hooks
+    const route = routeOptions.config?.tollgate
+    if (route === undefined) return
+    const upstream = routeOptions.config?.upstream ?? null
+    const { onRequest, onResponse } = route.hooks
     if (onRequest !== undefined) {
       routeOptions.onRequest = append(async (request: FastifyRequest, reply: FastifyReply) => {
-        await onRequest(request, reply, request.tollgate as RequestContext)
+        await onRequest(request, reply, contextOf(request, reply, route, upstream))
       }, routeOptions.onRequest)
     }
     if (onResponse !== undefined) {
       routeOptions.onResponse = append(async (request: FastifyRequest, reply: FastifyReply) => {
         try {
-          await onResponse(request, reply, request.tollgate as RequestContext)
+          await onResponse(request, reply, contextOf(request, reply, route, upstream))
         } catch (err) {
           request.log.error({ err, route: request.tollgate?.route.name }, 'onResponse hook threw')
         }
