@@ -5,15 +5,15 @@
  *   3. Tollgate (one route, round robin over two targets, request id, access log off),
  * each server in its own process and measured one at a time (autocannon in this one),
  * then the ratio Tollgate / @fastify/http-proxy. The two proxies are measured in
- * alternating rounds (A B A B …) and averaged, so neither gains from running first on a
- * fresh machine. Not a test: numbers depend on the machine.
+ * alternating rounds (A B A B …) and the medians compared, so neither gains from running
+ * first or from one disturbed run. Not a test: numbers depend on the machine.
  *
  * Options (environment): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50),
  * BENCH_ROUNDS (default 3).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,7 +25,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url))
 const children: ChildProcess[] = []
 
-async function startProcess (args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+async function startProcess (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ out: string, pid: number }> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   children.push(child)
   let out = ''
@@ -33,28 +33,53 @@ async function startProcess (args: string[], env: NodeJS.ProcessEnv = {}): Promi
     const [chunk] = await once(child.stdout as NodeJS.ReadableStream, 'data') as [Buffer]
     out += chunk.toString()
   }
-  return out.trim()
+  return { out: out.trim(), pid: child.pid as number }
 }
 
-interface Result { name: string, rps: number, p99: number, errors: number, non2xx: number }
+interface Result { name: string, rps: number, p99: number, cpuPerRequest: number, errors: number, non2xx: number }
 
-async function measure (name: string, url: string): Promise<Result> {
+/** CPU seconds (user + system) a process has used, from /proc (Linux). */
+function cpuSeconds (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/**
+ * Requests/s and p99 as autocannon sees them, and the server process's CPU time per
+ * request: on a small shared machine the first two move with whatever else runs, the
+ * last one much less.
+ */
+async function measure (name: string, url: string, pid: number): Promise<Result> {
   await autocannon({ url, connections, duration: 2 }) // warm-up: JIT, pools
+  const cpuBefore = cpuSeconds(pid)
   const r = await autocannon({ url, connections, duration: seconds })
-  return { name, rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx }
+  const cpu = cpuSeconds(pid) - cpuBefore
+  return { name, rps: r.requests.average, p99: r.latency.p99, cpuPerRequest: cpu / r.requests.total * 1e6, errors: r.errors + r.timeouts, non2xx: r.non2xx }
 }
 
-function mean (runs: Result[]): Result {
-  const first = runs[0] as Result
-  const avg = (pick: (r: Result) => number): number => runs.reduce((sum, r) => sum + pick(r), 0) / runs.length
-  return { name: first.name, rps: avg(r => r.rps), p99: avg(r => r.p99), errors: avg(r => r.errors), non2xx: avg(r => r.non2xx) }
+/** The median of each figure across rounds: one disturbed run does not move it. */
+function median (runs: Result[]): Result {
+  const mid = (pick: (r: Result) => number): number => {
+    const sorted = runs.map(pick).sort((a, b) => a - b)
+    const half = Math.floor(sorted.length / 2)
+    return sorted.length % 2 === 1 ? sorted[half] as number : ((sorted[half - 1] as number) + (sorted[half] as number)) / 2
+  }
+  return {
+    name: (runs[0] as Result).name,
+    rps: mid(r => r.rps),
+    p99: mid(r => r.p99),
+    cpuPerRequest: mid(r => r.cpuPerRequest),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0)
+  }
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'))
 try {
-  const [portA, portB] = (await startProcess([here('upstream.mjs')])).split(' ')
+  const upstream = await startProcess([here('upstream.mjs')])
+  const [portA, portB] = upstream.out.split(' ')
   const direct = `http://127.0.0.1:${portA}/`
-  const proxyPort = await startProcess([here('http-proxy.mjs'), `http://127.0.0.1:${portA}`])
+  const httpProxy = await startProcess([here('http-proxy.mjs'), `http://127.0.0.1:${portA}`])
   const config = join(dir, 'bench.yaml')
   writeFileSync(config, `
 server:
@@ -83,17 +108,19 @@ routes:
 
   console.log(`autocannon: ${connections} connections, ${seconds} s per run after a 2 s warm-up, ${rounds} alternating rounds\n`)
   const proxied: Result[][] = [[], []]
-  const direct0 = await measure('upstream directly', direct)
+  const direct0 = await measure('upstream directly', direct, upstream.pid)
   for (let round = 0; round < rounds; round++) {
-    proxied[0]?.push(await measure('@fastify/http-proxy', `http://127.0.0.1:${proxyPort}/`))
-    proxied[1]?.push(await measure('tollgate', tollgate))
+    proxied[0]?.push(await measure('@fastify/http-proxy', `http://127.0.0.1:${httpProxy.out}/`, httpProxy.pid))
+    proxied[1]?.push(await measure('tollgate', tollgate, gateway.pid as number))
   }
-  const results = [direct0, ...proxied.map(mean)]
-  console.log('| server | requests/s | p99 ms | errors | non-2xx |')
-  console.log('| --- | ---: | ---: | ---: | ---: |')
-  for (const r of results) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99.toFixed(1)} | ${r.errors} | ${r.non2xx} |`)
+  const results = [direct0, ...proxied.map(median)]
+  console.log('| server | requests/s | p99 ms | server CPU µs/request | errors | non-2xx |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+  for (const r of results) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99.toFixed(1)} | ${r.cpuPerRequest.toFixed(1)} | ${r.errors} | ${r.non2xx} |`)
   const [up, ref, ours] = results as [Result, Result, Result]
-  console.log(`\ntollgate / @fastify/http-proxy: ${(ours.rps / ref.rps).toFixed(2)} (requests/s), p99 ${ours.p99.toFixed(1)} vs ${ref.p99.toFixed(1)} ms`)
+  console.log(`\n(medians of ${rounds} rounds for the proxies)`)
+  console.log(`tollgate / @fastify/http-proxy: ${(ours.rps / ref.rps).toFixed(2)} (requests/s), p99 ${ours.p99.toFixed(1)} vs ${ref.p99.toFixed(1)} ms`)
+  console.log(`CPU per request, @fastify/http-proxy / tollgate: ${(ref.cpuPerRequest / ours.cpuPerRequest).toFixed(2)} (above 1: tollgate does the same work with less CPU)`)
   console.log(`tollgate / upstream directly:   ${(ours.rps / up.rps).toFixed(2)}`)
 } finally {
   for (const child of children) child.kill('SIGKILL')
