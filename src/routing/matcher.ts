@@ -80,6 +80,8 @@ interface CompiledEntry<T> {
 
 export class RouteTable<T> {
   private readonly entries: readonly CompiledEntry<T>[]
+  /** Whether any route looks at the host: if none does, the Host header is never parsed. */
+  private readonly usesHost: boolean
 
   constructor (entries: readonly { spec: RouteMatchSpec, route: T }[]) {
     this.entries = entries.map(({ spec, route }) => ({
@@ -89,6 +91,7 @@ export class RouteTable<T> {
       methods: spec.methods === undefined ? null : new Set(spec.methods.map(m => m.toUpperCase())),
       headers: spec.headers === undefined ? null : Object.entries(spec.headers).map(([k, v]) => [k.toLowerCase(), v] as const)
     }))
+    this.usesHost = this.entries.some(e => e.host !== null)
   }
 
   /** The first route matching the request; null when none; 'bad-path' when the path is unsafe. */
@@ -97,7 +100,7 @@ export class RouteTable<T> {
     const path = normalizePath(q < 0 ? url : url.slice(0, q))
     if (path === null) return 'bad-path'
     const query = q < 0 ? '' : url.slice(q + 1)
-    const hostname = host === undefined ? '' : bareHost(host)
+    const hostname = host === undefined || !this.usesHost ? '' : bareHost(host)
     for (const entry of this.entries) {
       if (entry.methods !== null && !entry.methods.has(method)) continue
       if (entry.host !== null && !entry.host(hostname)) continue
