@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici'
 import type { CompiledRoute } from '../config/compile.js'
 import type { RequestContext } from '../context.js'
 import { BadRequest, InternalError, type GatewayError } from '../errors.js'
-import { stripHopByHop, type HeaderMap } from '../routing/header-rules.js'
+import { stripHopByHop, withoutHopByHop, type HeaderMap } from '../routing/header-rules.js'
 import { parseHostPort, formatHostPort } from '../net/address.js'
 import type { TrustCheck } from '../net/trust.js'
 import { Target } from '../upstream/target.js'
@@ -216,8 +216,8 @@ export class RouteProxy implements AttemptObserver {
     return headers
   }
 
-  upstreamResponseHeaders (request: FastifyRequest, headers: HeaderMap): HeaderMap {
-    stripHopByHop(headers)
+  upstreamResponseHeaders (request: FastifyRequest, upstreamHeaders: HeaderMap): HeaderMap {
+    const headers = withoutHopByHop(upstreamHeaders)
     this.route.responseHeaders?.(headers)
     if (this.balancerSetsHeaders) {
       const ctx = request.tollgate as RequestContext

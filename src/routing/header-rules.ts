@@ -54,3 +54,35 @@ export function stripHopByHop (headers: HeaderMap): void {
   if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding']
   if (headers.upgrade !== undefined) delete headers.upgrade
 }
+
+/**
+ * The same as stripHopByHop, for response headers, returned as a new object when anything
+ * has to go. Upstream responses nearly always carry `connection` and `keep-alive`;
+ * deleting them would turn the headers object into a slow dictionary for everything that
+ * reads it afterwards, while a fresh copy stays a fast object.
+ */
+export function withoutHopByHop (headers: HeaderMap): HeaderMap {
+  const connection = headers.connection
+  let listed: string[] | null = null
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
+    listed = String(connection).split(',').map(name => name.trim().toLowerCase())
+  }
+  let found = false
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || (listed !== null && listed.includes(name))) {
+      found = true
+      break
+    }
+  }
+  if (!found) return headers
+  const kept: HeaderMap = {}
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'te' && headers.te === 'trailers') kept.te = 'trailers'
+      continue
+    }
+    if (listed !== null && listed.includes(name)) continue
+    kept[name] = headers[name]
+  }
+  return kept
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { normalizePath } from '../../../src/routing/path.js'
 import { RouteTable, compilePathPattern } from '../../../src/routing/matcher.js'
 import { compilePathRewrite, compileQueryRewrite } from '../../../src/routing/rewrite.js'
-import { compileHeaderRules, stripHopByHop, type HeaderMap } from '../../../src/routing/header-rules.js'
+import { compileHeaderRules, stripHopByHop, withoutHopByHop, type HeaderMap } from '../../../src/routing/header-rules.js'
 
 test('normalizePath resolves dot segments, %2e%2e and duplicate slashes', () => {
   assert.equal(normalizePath('/public/%2e%2e/admin'), '/admin')
@@ -115,4 +115,13 @@ test('hop-by-hop headers go, including those named by Connection; te: trailers s
   const gzip: HeaderMap = { te: 'gzip' }
   stripHopByHop(gzip)
   assert.deepEqual(gzip, {})
+})
+
+test('withoutHopByHop returns a copy without hop-by-hop headers, or the same object when none', () => {
+  const clean: HeaderMap = { 'content-type': 'text/plain', 'content-length': '3' }
+  assert.equal(withoutHopByHop(clean), clean)
+  const upstream: HeaderMap = { connection: 'keep-alive, x-private', 'keep-alive': 'timeout=5', 'x-private': '1', te: 'trailers', 'set-cookie': ['a=1', 'b=2'], date: 'd' }
+  const kept = withoutHopByHop(upstream)
+  assert.deepEqual(kept, { te: 'trailers', 'set-cookie': ['a=1', 'b=2'], date: 'd' })
+  assert.equal(upstream['keep-alive'], 'timeout=5', 'the original is left untouched')
 })
