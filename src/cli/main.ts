@@ -4,8 +4,8 @@
  * process lifecycle of a running gateway (pid file, daemon mode, signals).
  */
 import { spawn } from 'node:child_process'
-import { openSync, realpathSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { mkdirSync, openSync, realpathSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import { parseCommand, UsageError, USAGE, type Command } from './args.js'
@@ -133,7 +133,10 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
 
 function createLogger (level: string, logFile: string | null): Logger {
   if (logFile === null) return pino({ level })
-  return pino({ level }, pino.destination({ dest: logFile, mkdir: true, sync: false }))
+  // Opened here, synchronously: a destination still opening its file would let flush()
+  // report done before anything was written (the daemon's parent reads the file then).
+  mkdirSync(dirname(resolve(logFile)), { recursive: true })
+  return pino({ level }, pino.destination({ dest: openSync(logFile, 'a'), sync: false }))
 }
 
 /**
