@@ -11,7 +11,8 @@
  * Options (environment): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50),
  * BENCH_ROUNDS (default 3).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { once } from 'node:events'
 import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -24,6 +25,16 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url))
 const children: ChildProcess[] = []
+
+/**
+ * With two or more cores, the proxy under test gets core 0 to itself and everything else
+ * (the upstream, autocannon in this process) shares core 1: the figures then measure the
+ * proxy, not how the scheduler shared one core between three busy processes.
+ */
+const pinning = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0
+function pin (pid: number, core: number): void {
+  if (pinning) spawnSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' })
+}
 
 async function startProcess (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ out: string, pid: number }> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
@@ -76,10 +87,13 @@ function median (runs: Result[]): Result {
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'))
 try {
+  pin(process.pid, 1)
   const upstream = await startProcess([here('upstream.mjs')])
+  pin(upstream.pid, 1)
   const [portA, portB] = upstream.out.split(' ')
   const direct = `http://127.0.0.1:${portA}/`
   const httpProxy = await startProcess([here('http-proxy.mjs'), `http://127.0.0.1:${portA}`])
+  pin(httpProxy.pid, 0)
   const config = join(dir, 'bench.yaml')
   writeFileSync(config, `
 server:
@@ -98,6 +112,7 @@ routes:
   const cli = here('../dist/src/cli/main.js')
   const gateway = spawn(process.execPath, [cli, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(gateway)
+  pin(gateway.pid as number, 0)
   let log = ''
   while (!log.includes('"listening"')) {
     const [chunk] = await once(gateway.stdout as NodeJS.ReadableStream, 'data') as [Buffer]
@@ -106,7 +121,8 @@ routes:
   const line = log.split('\n').find(l => l.includes('"listening"')) as string
   const tollgate = `${String((JSON.parse(line) as { address: string }).address)}/`
 
-  console.log(`autocannon: ${connections} connections, ${seconds} s per run after a 2 s warm-up, ${rounds} alternating rounds\n`)
+  console.log(`autocannon: ${connections} connections, ${seconds} s per run after a 2 s warm-up, ${rounds} alternating rounds`)
+  console.log(pinning ? 'proxies pinned to core 0; upstream and autocannon on core 1\n' : 'no CPU pinning (one core, or no taskset)\n')
   const proxied: Result[][] = [[], []]
   const direct0 = await measure('upstream directly', direct, upstream.pid)
   for (let round = 0; round < rounds; round++) {

@@ -192,7 +192,11 @@ export class RouteProxy implements AttemptObserver {
         })
   }
 
-  upstreamRequestHeaders (request: FastifyRequest, headers: HeaderMap): HeaderMap {
+  upstreamRequestHeaders (request: FastifyRequest, given: HeaderMap): HeaderMap {
+    // reply-from hands over a spread copy of the client's headers; V8 makes every property
+    // added to such an object cost ~0.6 µs (no cached map transitions), against a few ns on
+    // a copy made by Object.assign. Four headers are added below, so copy first.
+    const headers: HeaderMap = Object.assign({}, given)
     const ctx = request.tollgate as RequestContext
     const clientHost = request.headers.host
     if (this.hostOverride !== null) headers.host = this.hostOverride

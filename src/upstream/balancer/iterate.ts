@@ -1,70 +1,57 @@
 /**
- * The iteration order every balancer shares: its own order over the available primaries,
- * then the available backups, never a target twice.
+ * The iteration every balancer shares: the balancer's own order over its available
+ * primaries, then the available backups in config order, never a target twice.
  */
 import type { Target } from '../target.js'
 
-/** The balancer's order for fallbacks, asked only when a retry wants a second target. */
-export interface FallbackOrder {
-  fallbackOrder (first: Target | null): readonly Target[]
-}
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined })
 
-/** Yields `first` (if any), then the rest of `order()`'s primaries, then backups. */
-export class CandidateIterator implements Iterator<Target> {
-  /** Created only when a retry asks for a second target: most requests never do. */
-  private yielded: Set<Target> | null = null
-  private phase: 'first' | 'primaries' | 'backups' | 'done'
-  private index = 0
-  private readonly first: Target | null
+/**
+ * An upstream_peer iterator. Subclasses supply `nextPrimary`; this class records what was
+ * yielded and appends the backups once no primary is left. The next choice is made only
+ * when asked for, so a fallback reflects health and load at the time of the retry.
+ */
+export abstract class CandidateIterator implements Iterator<Target> {
   private readonly targets: readonly Target[]
-  private readonly order: FallbackOrder
-  private fallbacks: readonly Target[] | null = null
+  /**
+   * The first primary yielded is kept apart from the rest so that a request that never
+   * retries (almost all of them) allocates no list.
+   */
+  private first: Target | null = null
+  private rest: Target[] | null = null
+  /** -1 while primaries are yielded; then the scan position over `targets` for backups. */
+  private backupAt = -1
+
+  /** `targets`: the upstream's primaries and backups, in config order. */
+  constructor (targets: readonly Target[]) {
+    this.targets = targets
+  }
 
   /**
-   * `first`: the balancer's choice (null when no primary is available); `order` gives the
-   * fallbacks, lazily.
+   * The balancer's next choice: an available primary for which `wasYielded` is false, or
+   * null when there is none.
    */
-  constructor (first: Target | null, targets: readonly Target[], order: FallbackOrder) {
-    this.first = first
-    this.targets = targets
-    this.order = order
-    this.phase = first === null ? 'primaries' : 'first'
+  protected abstract nextPrimary (): Target | null
+
+  wasYielded (target: Target): boolean {
+    return target === this.first || (this.rest !== null && this.rest.includes(target))
   }
 
   next (): IteratorResult<Target> {
-    for (;;) {
-      switch (this.phase) {
-        case 'first':
-          this.phase = 'primaries'
-          return { done: false, value: this.first as Target }
-        case 'primaries': {
-          this.fallbacks ??= this.order.fallbackOrder(this.first)
-          this.yielded ??= new Set(this.first === null ? [] : [this.first])
-          while (this.index < this.fallbacks.length) {
-            const t = this.fallbacks[this.index++] as Target
-            if (!t.backup && t.available && !this.yielded.has(t)) {
-              this.yielded.add(t)
-              return { done: false, value: t }
-            }
-          }
-          this.phase = 'backups'
-          this.index = 0
-          break
-        }
-        case 'backups':
-          this.yielded ??= new Set()
-          while (this.index < this.targets.length) {
-            const t = this.targets[this.index++] as Target
-            if (t.backup && t.available && !this.yielded.has(t)) {
-              this.yielded.add(t)
-              return { done: false, value: t }
-            }
-          }
-          this.phase = 'done'
-          break
-        case 'done':
-          return { done: true, value: undefined }
+    if (this.backupAt < 0) {
+      const target = this.nextPrimary()
+      if (target !== null) {
+        if (this.first === null) this.first = target
+        else (this.rest ??= []).push(target)
+        return { done: false, value: target }
       }
+      this.backupAt = 0
     }
+    const targets = this.targets
+    while (this.backupAt < targets.length) {
+      const target = targets[this.backupAt++] as Target
+      if (target.backup && target.available) return { done: false, value: target }
+    }
+    return DONE
   }
 }

@@ -1,13 +1,18 @@
-/**
- * WeightedRandom (upstream_peer): a target drawn with probability proportional to its
- * weight; no shared state, so it spreads load evenly across many gateway processes without
- * coordination. Fallbacks are the remaining primaries in weighted random order.
- */
 import type { Target } from '../target.js'
 import type { Balancer } from './index.js'
-import { CandidateIterator, type FallbackOrder } from './iterate.js'
+import { CandidateIterator } from './iterate.js'
 
-export class WeightedRandom implements Balancer, FallbackOrder {
+/**
+ * WeightedRandom (upstream_peer): each available primary is drawn with probability
+ * proportional to its weight. Chosen for having no shared state at all: many gateway
+ * processes (or cluster workers) spread load evenly without coordinating, and no rotation
+ * can fall into step with a client's request pattern.
+ *
+ * The iterator yields one weighted draw among the available primaries; each fallback is a
+ * further draw among those not yet yielded (weighted random order), then the available
+ * backups.
+ */
+export class WeightedRandom implements Balancer {
   private readonly targets: readonly Target[]
   private readonly primaries: readonly Target[]
 
@@ -17,34 +22,33 @@ export class WeightedRandom implements Balancer, FallbackOrder {
   }
 
   pick (): Iterator<Target> {
-    const first = draw(this.primaries, null)
-    return new CandidateIterator(first, this.targets, this)
-  }
-
-  fallbackOrder (first: Target | null): readonly Target[] {
-    return shuffleByWeight(this.primaries, first)
+    return new RandomIterator(this.targets, this.primaries)
   }
 }
 
-function draw (targets: readonly Target[], skip: ReadonlySet<Target> | null): Target | null {
-  let total = 0
-  for (const t of targets) if (t.available && skip?.has(t) !== true) total += t.weight
-  if (total === 0) return null
-  let point = Math.random() * total
-  for (const t of targets) {
-    if (!t.available || skip?.has(t) === true) continue
-    point -= t.weight
-    if (point < 0) return t
-  }
-  return null
-}
+class RandomIterator extends CandidateIterator {
+  private readonly primaries: readonly Target[]
 
-function shuffleByWeight (targets: readonly Target[], first: Target | null): Target[] {
-  const taken = new Set<Target>(first === null ? [] : [first])
-  const order: Target[] = []
-  for (let t = draw(targets, taken); t !== null; t = draw(targets, taken)) {
-    taken.add(t)
-    order.push(t)
+  constructor (targets: readonly Target[], primaries: readonly Target[]) {
+    super(targets)
+    this.primaries = primaries
   }
-  return order
+
+  protected nextPrimary (): Target | null {
+    let total = 0
+    for (const target of this.primaries) {
+      if (target.available && !this.wasYielded(target)) total += target.weight
+    }
+    if (total === 0) return null
+    let point = Math.random() * total
+    let last: Target | null = null
+    for (const target of this.primaries) {
+      if (!target.available || this.wasYielded(target)) continue
+      point -= target.weight
+      if (point < 0) return target
+      last = target
+    }
+    // Rounding can leave `point` a hair above zero after the last candidate.
+    return last
+  }
 }

@@ -1,17 +1,23 @@
-/**
- * SmoothWeightedRoundRobin (upstream_peer): nginx's smooth weighted round robin. Each pick
- * adds every available primary's weight to its running score, takes the highest and
- * subtracts the total from it: weights 3:1 give A A B A, so every window of 4 holds exactly
- * 3 + 1, with the heavy target's turns spread rather than bunched. Unavailable targets
- * are skipped without disturbing the others' rotation. Fallbacks continue the rotation.
- */
 import type { Target } from '../target.js'
 import type { Balancer } from './index.js'
-import { CandidateIterator, type FallbackOrder } from './iterate.js'
+import { CandidateIterator } from './iterate.js'
 
-export class SmoothWeightedRoundRobin implements Balancer, FallbackOrder {
+/**
+ * SmoothWeightedRoundRobin (upstream_peer): nginx's smooth weighted round robin. On each
+ * turn every available primary's score grows by its weight, the highest score wins and
+ * gives back the total. Chosen because it is deterministic and smooth: weights 3:1 give
+ * A A B A, so the heavy target's turns are spread out instead of coming in bursts, and any
+ * 4 aligned picks hold exactly 3 + 1.
+ *
+ * The iterator yields the winner of this turn; each fallback is a further turn among the
+ * available primaries not yet yielded (as nginx does for its tried peers, so retries count
+ * in the rotation), then the available backups. Unavailable targets take no part in a turn:
+ * their score is left as it was, so the others keep their rhythm.
+ */
+export class SmoothWeightedRoundRobin implements Balancer {
   private readonly targets: readonly Target[]
   private readonly primaries: readonly Target[]
+  /** nginx's current_weight, one per primary, in `primaries` order. */
   private readonly current: Float64Array
 
   constructor (targets: readonly Target[]) {
@@ -21,31 +27,47 @@ export class SmoothWeightedRoundRobin implements Balancer, FallbackOrder {
   }
 
   pick (): Iterator<Target> {
-    const first = this.choose()
-    return new CandidateIterator(first, this.targets, this)
+    return new RoundRobinIterator(this.targets, this)
   }
 
-  /** The next target of the rotation among available primaries, or null. */
-  choose (): Target | null {
+  /**
+   * Plays one turn among the available primaries that `iteration` has not yielded yet and
+   * returns its winner, or null when none is left. Public for StickyCookie, which uses the
+   * rotation for requests without a usable cookie.
+   */
+  turn (iteration: CandidateIterator): Target | null {
     const primaries = this.primaries
     const current = this.current
     let total = 0
     let best = -1
+    let bestScore = 0
     for (let i = 0; i < primaries.length; i++) {
-      const t = primaries[i] as Target
-      if (!t.available) continue
-      current[i] = (current[i] as number) + t.weight
-      total += t.weight
-      if (best < 0 || (current[i] as number) > (current[best] as number)) best = i
+      const target = primaries[i] as Target
+      if (!target.available || iteration.wasYielded(target)) continue
+      const score = (current[i] as number) + target.weight
+      current[i] = score
+      total += target.weight
+      // Strictly greater: ties go to the earlier target, which gives A B A B for equal weights.
+      if (best < 0 || score > bestScore) {
+        best = i
+        bestScore = score
+      }
     }
     if (best < 0) return null
-    current[best] = (current[best] as number) - total
+    current[best] = bestScore - total
     return primaries[best] as Target
   }
+}
 
-  /** Fallback order for retries: the primaries after `first`, in list order, wrapping. */
-  fallbackOrder (first: Target | null): readonly Target[] {
-    const start = first === null ? 0 : this.primaries.indexOf(first) + 1
-    return [...this.primaries.slice(start), ...this.primaries.slice(0, start)]
+class RoundRobinIterator extends CandidateIterator {
+  private readonly rotation: SmoothWeightedRoundRobin
+
+  constructor (targets: readonly Target[], rotation: SmoothWeightedRoundRobin) {
+    super(targets)
+    this.rotation = rotation
+  }
+
+  protected nextPrimary (): Target | null {
+    return this.rotation.turn(this)
   }
 }
