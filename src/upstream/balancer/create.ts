@@ -6,7 +6,11 @@ import { LeastConnections } from './least-connections.js'
 import { ConsistentHash } from './consistent-hash.js'
 import { StickyCookie } from './sticky-cookie.js'
 
-/** The balancer an upstream's config names, over its primaries and backups. */
+/**
+ * The balancer an upstream's config names. `targets` holds its primaries and backups
+ * mixed, in config order (`target.backup` tells them apart); every balancer keeps backups
+ * until no primary is available.
+ */
 export function createBalancer (options: BalancerOptions, targets: readonly Target[]): Balancer {
   switch (options.kind) {
     case 'round-robin': return new SmoothWeightedRoundRobin(targets)

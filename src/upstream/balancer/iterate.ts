@@ -17,8 +17,8 @@ export abstract class CandidateIterator implements Iterator<Target> {
    * The first primary yielded is kept apart from the rest so that a request that never
    * retries (almost all of them) allocates no list.
    */
-  private first: Target | null = null
-  private rest: Target[] | null = null
+  private yieldedFirst: Target | null = null
+  private yieldedLater: Target[] | null = null
   /** -1 while primaries are yielded; then the scan position over `targets` for backups. */
   private backupAt = -1
 
@@ -34,15 +34,15 @@ export abstract class CandidateIterator implements Iterator<Target> {
   protected abstract nextPrimary (): Target | null
 
   wasYielded (target: Target): boolean {
-    return target === this.first || (this.rest !== null && this.rest.includes(target))
+    return target === this.yieldedFirst || (this.yieldedLater !== null && this.yieldedLater.includes(target))
   }
 
   next (): IteratorResult<Target> {
     if (this.backupAt < 0) {
       const target = this.nextPrimary()
       if (target !== null) {
-        if (this.first === null) this.first = target
-        else (this.rest ??= []).push(target)
+        if (this.yieldedFirst === null) this.yieldedFirst = target
+        else (this.yieldedLater ??= []).push(target)
         return { done: false, value: target }
       }
       this.backupAt = 0

@@ -29,8 +29,7 @@ export class LeastConnections implements Balancer {
   }
 
   /**
-   * The index in `primaries` of the least loaded available primary that `iteration` has
-   * not yielded, or -1. Only an iteration's first choice moves the tie-breaking rotation:
+   * The least loaded available primary that `iteration` has not yielded, or null. Only an iteration's first choice moves the tie-breaking rotation:
    * retries are rare and should not skew it.
    */
   lightest (iteration: CandidateIterator, first: boolean): Target | null {
