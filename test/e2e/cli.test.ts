@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { runCli, startCli, listeningPort } from '../helpers/cli.js'
 import { startOrigin } from '../helpers/origin.js'
@@ -212,4 +213,12 @@ test('server.daemon, server.pidFile and server.logFile in the config do what the
   assert.match(readFileSync(logFile, 'utf8'), /"msg":"listening"/)
   assert.equal(runCli(['stop', '--pid-file', pidFile]).status, 0)
   assert.equal(isRunning(pid), false)
+})
+
+test('the shipped example configs validate', () => {
+  for (const file of ['gateway.example.yaml', 'examples/gateway.config.ts']) {
+    const result = runCli(['validate', '-c', file], { cwd: fileURLToPath(new URL('../..', import.meta.url)) })
+    assert.equal(result.status, 0, `${file}: ${result.stdout}${result.stderr}`)
+    assert.equal(result.stdout, 'config OK\n')
+  }
 })
