@@ -134,3 +134,15 @@ test('an error in a routes/ module names that file', async (t) => {
   await assert.rejects(loadConfigFile(join(dir, 'g.yaml')), (err: unknown) =>
     err instanceof ConfigError && err.issues.some(i => i.path === 'orders.ts: routes[1].upstream'))
 })
+
+test('contract keys whose features are not built yet are refused as not supported, not as typos', () => {
+  const issues = issuesOf(() => loadConfigObject({
+    metrics: { listen: { host: '127.0.0.1', port: 9091 } },
+    upstreams: { a: { targets: ['127.0.0.1:1'], healthCheck: { type: 'tcp' } } },
+    routes: [{ name: 'r', upstream: 'a', rateLimit: { limit: 5, window: '1s' }, colour: 'red' }]
+  }))
+  assert.ok(issues.includes('metrics: is not supported yet'), issues.join('\n'))
+  assert.ok(issues.includes('upstreams.a.healthCheck: is not supported yet'), issues.join('\n'))
+  assert.ok(issues.includes('routes[0].rateLimit: is not supported yet'), issues.join('\n'))
+  assert.ok(issues.includes('routes[0].colour: unknown key'), issues.join('\n'))
+})
