@@ -61,6 +61,25 @@ function routeConstraint (table: RouteTable<CompiledRoute>) {
 
 const generateRequestId = (): string => randomUUID()
 
+/**
+ * A request target in absolute form (`GET http://api.example.com/x HTTP/1.1`) is routed as
+ * its origin form, with the authority as Host (RFC 9112 §3.2.2: a proxy must ignore the
+ * Host header then). Origin-form targets, nearly all of them, pass after one char check.
+ */
+function originForm (req: IncomingMessage): string {
+  const url = req.url ?? '/'
+  if (url.charCodeAt(0) === 47 /* / */) return url
+  const scheme = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1
+  if (scheme < 0) return url
+  const slash = url.indexOf('/', scheme)
+  const queryAt = url.indexOf('?', scheme)
+  const end = slash < 0 ? (queryAt < 0 ? url.length : queryAt) : (queryAt >= 0 && queryAt < slash ? queryAt : slash)
+  const authority = url.slice(scheme, end)
+  if (authority !== '' && !authority.includes('@')) req.headers.host = authority
+  const rest = url.slice(end)
+  return rest.startsWith('/') ? rest : `/${rest}`
+}
+
 type RouterConstraints = NonNullable<NonNullable<FastifyServerOptions['routerOptions']>['constraints']>
 
 function trustProxyOption (trust: boolean | readonly string[]): boolean | string[] {
@@ -87,6 +106,7 @@ export async function buildApp (options: BuildAppOptions): Promise<AppVersion> {
     trustProxy: trustProxyOption(config.server.trustProxy),
     bodyLimit: config.server.limits.bodyLimit,
     return503OnClosing: false,
+    rewriteUrl: originForm,
     // Fastify answers a URL it cannot decode before any route or hook runs.
     frameworkErrors: (error, request, reply) => { sendError(request, reply, toContractError(error)) },
     exposeHeadRoutes: false,

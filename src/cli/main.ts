@@ -100,7 +100,7 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
   for (const address of gateway.addresses()) {
     logger.info({ address: `${address.tls ? 'https' : 'http'}://${address.host}:${address.port}` }, 'listening')
   }
-  // The daemon's parent reads the log file once told we are ready: flush it first.
+  // The daemon's parent reads the log file once told we are ready: nothing may be pending.
   await new Promise<void>(resolve => logger.flush(() => resolve()))
   process.send?.({ tollgate: 'ready', pid: process.pid })
   if (process.channel !== undefined) process.disconnect()
@@ -133,10 +133,11 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
 
 function createLogger (level: string, logFile: string | null): Logger {
   if (logFile === null) return pino({ level })
-  // Opened here, synchronously: a destination still opening its file would let flush()
-  // report done before anything was written (the daemon's parent reads the file then).
+  // Synchronous writes: a line is in the file when the call returns, so the daemon's
+  // parent finds the startup lines when told the gateway is ready, and a crash loses none.
+  // (An async destination's flush() reports done before its write lands.)
   mkdirSync(dirname(resolve(logFile)), { recursive: true })
-  return pino({ level }, pino.destination({ dest: openSync(logFile, 'a'), sync: false }))
+  return pino({ level }, pino.destination({ dest: openSync(logFile, 'a'), sync: true }))
 }
 
 /**

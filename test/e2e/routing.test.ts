@@ -109,3 +109,20 @@ test('stripPrefix, a path template and query rules rewrite what the upstream rec
   await get(`${gw.url}/search?q=rust&debug=true&sort=asc&utm_source=x`)
   assert.equal(up.received.at(-1)?.url, '/search?q=rust&sort=asc&ref=tollgate')
 })
+
+test('an absolute-form request target is routed by its own authority and path', async (t) => {
+  const shop = await startOrigin(t, 'shop')
+  const other = await startOrigin(t, 'other')
+  const gw = await startGateway(t, {
+    upstreams: { shop: { targets: [shop.address] }, other: { targets: [other.address] } },
+    routes: [
+      { name: 'shop', match: { host: 'shop.example.com' }, upstream: 'shop' },
+      { name: 'other', upstream: 'other' }
+    ]
+  })
+  const res = await rawExchange(gw.port, 'GET http://shop.example.com/cart?id=1 HTTP/1.1\r\nHost: other.example.com\r\nConnection: close\r\n\r\n')
+  assert.match(res.data, /^HTTP\/1\.1 200 /)
+  assert.equal(shop.received[0]?.url, '/cart?id=1')
+  assert.equal(shop.received[0]?.headers.host, 'shop.example.com')
+  assert.equal(other.received.length, 0)
+})
