@@ -37,6 +37,10 @@ export interface CompiledLimits {
   readonly headersTimeoutMs: number
   readonly requestTimeoutMs: number
   readonly maxHeaderSize: number
+  /** Request header lines (name: value pairs) a request may carry. */
+  readonly maxHeaders: number
+  /** Open client connections per listener. */
+  readonly maxConnections: number
   readonly bodyLimit: number
 }
 
@@ -50,6 +54,8 @@ export interface CompiledServer {
   readonly logFile: string | null
   readonly logLevel: string
   readonly accessLog: boolean
+  /** Forward request headers whose names contain `_` (they alias real ones in CGI/WSGI). */
+  readonly underscoresInHeaders: boolean
   readonly limits: CompiledLimits
 }
 
@@ -116,6 +122,8 @@ export const DEFAULTS = Object.freeze({
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,
   maxHeaderSize: 16 * 1024,
+  maxHeaders: 100,
+  maxConnections: 10_000,
   bodyLimit: 10 * 1024 * 1024,
   connectMs: 5_000,
   responseMs: 60_000,
@@ -205,10 +213,13 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
     logFile: server.logFile ?? null,
     logLevel: server.logLevel ?? DEFAULTS.logLevel,
     accessLog: server.accessLog ?? true,
+    underscoresInHeaders: server.underscoresInHeaders ?? false,
     limits: {
       headersTimeoutMs,
       requestTimeoutMs,
       maxHeaderSize: limits.maxHeaderSize === undefined ? DEFAULTS.maxHeaderSize : parseSize(limits.maxHeaderSize),
+      maxHeaders: limits.maxHeaders ?? DEFAULTS.maxHeaders,
+      maxConnections: limits.maxConnections ?? DEFAULTS.maxConnections,
       bodyLimit: limits.bodyLimit === undefined ? DEFAULTS.bodyLimit : parseSize(limits.bodyLimit)
     }
   }

@@ -50,6 +50,8 @@ export const LimitsSchema = closed({
   headersTimeout: Type.Optional(Duration),
   requestTimeout: Type.Optional(Duration),
   maxHeaderSize: Type.Optional(Size),
+  maxHeaders: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, description: 'request header lines; more get 431' })),
+  maxConnections: Type.Optional(Type.Integer({ minimum: 1, description: 'open client connections per listener; more are refused' })),
   bodyLimit: Type.Optional(Size)
 })
 
@@ -67,6 +69,7 @@ export const ServerSchema = closed({
   logFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
   logLevel: Type.Optional(LogLevel),
   accessLog: Type.Optional(Type.Boolean()),
+  underscoresInHeaders: Type.Optional(Type.Boolean({ description: 'forward request headers whose names contain "_" (default false: dropped)' })),
   limits: Type.Optional(LimitsSchema)
 })
 
