@@ -11,10 +11,18 @@ import { kRouteMatch, type RawWithMatch } from './request-context.js'
 async function errorHandler (app: FastifyInstance): Promise<void> {
   app.setNotFoundHandler((request, reply) => {
     const match = (request.raw as RawWithMatch)[kRouteMatch]
-    const error = match === 'bad-path'
-      ? new BadRequest('the request path cannot be normalised safely')
-      : new RouteNotFound(request.method, request.url.length > 200 ? request.url.slice(0, 200) + '…' : request.url)
-    sendError(request, reply, error as GatewayError)
+    // Routing read the path before Fastify did (see app.ts): the client's target is originalUrl.
+    const target = request.originalUrl
+    let error: GatewayError
+    if (match === 'bad-path') {
+      error = new BadRequest('the request path cannot be normalised safely') as GatewayError
+    } else if (request.method === 'TRACE') {
+      error = withStatus(new BadRequest('TRACE is not allowed') as GatewayError, 405)
+      reply.header('allow', 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS')
+    } else {
+      error = new RouteNotFound(request.method, target.length > 200 ? target.slice(0, 200) + '…' : target) as GatewayError
+    }
+    sendError(request, reply, error)
   })
   app.setErrorHandler((error: FastifyError, request, reply) => {
     sendError(request, reply, toContractError(error))
@@ -27,21 +35,34 @@ export function toContractError (error: FastifyError | Error): GatewayError {
   const status = (error as FastifyError).statusCode
   if (status === 413) return new PayloadTooLarge('the limit', { cause: error }) as GatewayError
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    const bad = new BadRequest(error.message, { cause: error }) as GatewayError & { statusCode: number }
-    bad.statusCode = status
-    return bad
+    return withStatus(new BadRequest(error.message, { cause: error }) as GatewayError, status)
   }
-  return new InternalError(error.message, { cause: error }) as GatewayError
+  // A fault's own message can name files, addresses or internals: it goes to the log only.
+  const internal = new InternalError('the gateway could not handle the request', { cause: error }) as GatewayError
+  internal.detail = error.message
+  return internal
+}
+
+/**
+ * A client error the contract has no code of its own for (405, 408, 431…): BAD_REQUEST,
+ * the closest it has, with the real status.
+ */
+function withStatus (error: GatewayError, status: number): GatewayError {
+  (error as { statusCode: number }).statusCode = status
+  return error
 }
 
 export function sendError (request: FastifyRequest, reply: FastifyReply, error: GatewayError): void {
   const status = error.statusCode
-  if (status >= 500) request.log.warn({ err: error, route: request.tollgate?.route.name }, error.message)
+  if (status >= 500) request.log.warn({ err: error, detail: error.detail, route: request.tollgate?.route.name }, error.message)
   if (reply.sent || reply.raw.headersSent) {
     // The response had begun: the only honest signal left is a broken connection.
     reply.raw.destroy(error)
     return
   }
+  // A body the client is still sending would have to be read to the end before the next
+  // request on this connection: close it instead.
+  if (!request.raw.complete) reply.header('connection', 'close')
   const body = JSON.stringify({ error: { status, code: error.code, message: error.message, requestId: request.id } })
   reply.code(status).header('content-type', 'application/json; charset=utf-8').header('x-request-id', request.id)
   if (error.headers !== undefined) reply.headers(error.headers)

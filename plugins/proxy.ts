@@ -11,34 +11,29 @@ import { ReplyFromEngine } from '../src/proxy/reply-from-engine.js'
 import { AttemptDispatcher } from '../src/upstream/dispatcher.js'
 import { compileTrust } from '../src/net/trust.js'
 import { contextOf } from './request-context.js'
-import { PayloadTooLarge } from '../src/errors.js'
+import { METHODS as httpMethods } from 'node:http'
 
 /** The router constraint that holds the config route a request matched (see app.ts). */
 export const ROUTE_CONSTRAINT = 'tollgateRoute'
 
 /** Every method Node's parser accepts except CONNECT, which never reaches 'request'. */
-const METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE', 'PROPFIND', 'PROPPATCH',
-  'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT', 'MKCALENDAR', 'QUERY'] as HTTPMethods[]
+const METHODS = httpMethods.filter(m => m !== 'CONNECT') as HTTPMethods[]
 
 const dispatcher = new AttemptDispatcher()
 
 export default async function proxy (app: FastifyInstance, options: GatewayPluginOptions): Promise<void> {
-  const bodyLimit = options.config.server.limits.bodyLimit
-  const tooLarge = `${bodyLimit} bytes`
-  app.removeAllContentTypeParsers()
-  // Bodies are not parsed: the client's stream goes upstream as it arrives. A declared
-  // length over server.limits.bodyLimit is refused before a byte is read.
-  app.addContentTypeParser('*', (request, payload, done) => {
-    const length = request.headers['content-length']
-    if (length !== undefined && Number(length) > bodyLimit) done(new PayloadTooLarge(tooLarge), undefined)
-    else done(null, payload)
-  })
+  // Fastify parses no body here: every method is declared bodyless, so requests reach the
+  // route proxy untouched, which streams the client's body upstream as it arrives (and
+  // checks it against server.limits.bodyLimit). Fastify would otherwise refuse bodies a
+  // gateway must pass on: a Content-Type it cannot parse (415), QUERY without one (400).
+  // Every method Node's parser accepts reaches the routes that allow it (WebDAV, SEARCH,
+  // PURGE, QUERY…).
+  for (const method of METHODS) app.addHttpMethod(method, { hasBody: false, overrideExisting: true })
   await app.register(replyFrom, {
     undici: dispatcher as unknown as { request: import('undici').Dispatcher['request'] },
     disableRequestLogging: true
   })
   const trust = compileTrust(options.config.server.trustProxy)
-  const methods = METHODS.filter(m => app.supportedMethods.includes(m))
   for (const route of options.config.routes) {
     const upstream = route.upstream === null ? null : (options.upstreams.get(route.upstream) ?? null)
     const routeProxy = new RouteProxy({
@@ -46,10 +41,12 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
       upstream,
       transparentDispatcher: options.transparentDispatcher,
       trust,
+      underscoresInHeaders: options.config.server.underscoresInHeaders,
+      bodyLimit: options.config.server.limits.bodyLimit,
       createEngine: (observer) => new ReplyFromEngine(observer, route.hooks)
     })
     app.route({
-      method: methods,
+      method: METHODS,
       url: '/*',
       constraints: { [ROUTE_CONSTRAINT]: route.name },
       config: { tollgate: route, upstream },

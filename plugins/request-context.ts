@@ -24,8 +24,9 @@ async function requestContext (app: FastifyInstance): Promise<void> {
 }
 
 /**
- * new_ctx: the request's context and its x-request-id response header, made by the first
- * phase that needs them (a user's onRequest hook, or else the proxy handler). Made on
+ * new_ctx: the request's context, its x-request-id response header and its `request.url`
+ * (the routed target: hooks must see the path as matched, not as encoded), made by the
+ * first phase that needs them (a user's onRequest hook, or else the proxy handler). Made on
  * demand rather than in an onRequest hook of its own, so a route without request_filter
  * hooks skips Fastify's hook runner altogether.
  */
@@ -33,7 +34,10 @@ export function contextOf (request: FastifyRequest, reply: FastifyReply, route: 
   const existing = request.tollgate
   if (existing !== null) return existing
   const raw = request.raw as RawWithMatch
-  const ctx = new RequestContext(request, route, raw[kRouteMatch] as RouteMatch<CompiledRoute>, upstream)
+  const match = raw[kRouteMatch] as RouteMatch<CompiledRoute>
+  // What was matched, and goes upstream: the normalised path and the query (see app.ts).
+  raw.url = match.url
+  const ctx = new RequestContext(request, route, match, upstream)
   request.tollgate = ctx
   raw[kRequestContext] = ctx
   reply.header('x-request-id', request.id)

@@ -34,12 +34,10 @@ export interface BuildAppOptions {
 }
 
 /**
- * The route constraint that implements the config's matching rules (host exact/wildcard,
- * path exact/prefix/regex, methods, headers, first match wins, normalised path) in one
- * pass, and tells Fastify's router which route won. The match is kept on the raw request
- * for the context and the proxy.
+ * The route constraint that tells Fastify's router which config route won. The choice
+ * itself is made before routing, by `routeRequest`; this only reads it off the request.
  */
-function routeConstraint (table: RouteTable<CompiledRoute>) {
+function routeConstraint () {
   return {
     name: ROUTE_CONSTRAINT,
     mustMatchWhenDerived: true,
@@ -51,15 +49,51 @@ function routeConstraint (table: RouteTable<CompiledRoute>) {
       }
     },
     deriveConstraint (req: RawWithMatch): string | undefined {
-      const match = table.match(req.method ?? 'GET', req.headers.host, req.url ?? '/', req.headers)
-      req[kRouteMatch] = match
-      return match === null || match === 'bad-path' ? undefined : match.route.name
+      const match = req[kRouteMatch]
+      return match === null || match === undefined || match === 'bad-path' ? undefined : match.route.name
     },
     validate () {}
   }
 }
 
-const generateRequestId = (): string => randomUUID()
+/**
+ * The client's x-request-id when it is short and plain (1-128 visible ASCII characters: no
+ * spaces, so duplicates Node joined with ", " fail too), else a new UUID. The id goes into
+ * logs and upstream headers: a client must not be able to put 10 KB, tabs or bytes from
+ * another charset there.
+ */
+function requestIdOf (req: IncomingMessage): string {
+  const given = req.headers['x-request-id']
+  return typeof given === 'string' && isPlainId(given) ? given : randomUUID()
+}
+
+function isPlainId (id: string): boolean {
+  if (id.length === 0 || id.length > 128) return false
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i)
+    if (c < 0x21 || c > 0x7e) return false
+  }
+  return true
+}
+
+/**
+ * Fastify's rewriteUrl, which runs before its router: the route table matches the request
+ * here, once, on the normalised path (the match is kept on the request), and the router is
+ * handed only `/` plus the query. Every config route is a `/*` route told apart by the
+ * constraint above, so the router needs no path; given the real one it would percent-decode
+ * it for nothing and refuse escapes that are not UTF-8 (`%E9`), which are the upstream's
+ * business. The query still reaches it, for `request.query`. `request.url` becomes the
+ * routed target when the request's context is made (plugins/request-context.ts), before
+ * any hook sees it; `request.originalUrl` keeps what the client sent.
+ */
+function routeRequest (table: RouteTable<CompiledRoute>) {
+  return (req: RawWithMatch): string => {
+    const url = originForm(req)
+    req[kRouteMatch] = table.match(req.method ?? 'GET', req.headers.host, url, req.headers)
+    const q = url.indexOf('?')
+    return q < 0 ? '/' : '/' + url.slice(q)
+  }
+}
 
 /**
  * A request target in absolute form (`GET http://api.example.com/x HTTP/1.1`) is routed as
@@ -101,17 +135,17 @@ export async function buildApp (options: BuildAppOptions): Promise<AppVersion> {
     // The access-log plugin writes one line per request; Fastify's own two lines are off.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     childLoggerFactory: lazyChildLogger,
-    requestIdHeader: 'x-request-id',
-    genReqId: generateRequestId,
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     trustProxy: trustProxyOption(config.server.trustProxy),
     bodyLimit: config.server.limits.bodyLimit,
     return503OnClosing: false,
-    rewriteUrl: originForm,
+    rewriteUrl: routeRequest(table),
     // Fastify answers a URL it cannot decode before any route or hook runs.
     frameworkErrors: (error, request, reply) => { sendError(request, reply, toContractError(error)) },
     exposeHeadRoutes: false,
     routerOptions: {
-      constraints: { [ROUTE_CONSTRAINT]: routeConstraint(table) } as unknown as RouterConstraints,
+      constraints: { [ROUTE_CONSTRAINT]: routeConstraint() } as unknown as RouterConstraints,
       maxParamLength: 2048
     }
   })

@@ -41,6 +41,8 @@ export class RequestContext implements BalancerInput {
   attempt: UpstreamAttempt | null = null
   /** The client's body stream, kept while a retry could still resend it. */
   bodySource: Readable | null = null
+  /** Bytes the body may have when it declared no length (counted as read), else Infinity. */
+  bodyLimit = Infinity
   /** The wrapper handed to the current attempt (see DeferredBody). */
   body: DeferredBody | null = null
   /** How many attempts were made. */

@@ -16,6 +16,11 @@ export interface GatewayError extends Error {
   source?: ErrorSource
   /** Extra response headers the error carries (Retry-After, WWW-Authenticate). */
   headers?: Record<string, string>
+  /**
+   * What failed, for the log only (upstream, target, the low-level error): the client's
+   * body says what failed in general terms and never names addresses, sockets or hosts.
+   */
+  detail?: string
 }
 
 /** Format arguments, then optionally `{ cause }` (kept as the error's cause). */
@@ -27,9 +32,9 @@ function define (code: string, status: number, message: string) {
 
 export const RouteNotFound = define('ROUTE_NOT_FOUND', 404, 'no route matches %s %s')
 /** Connection refused or reset, garbage answer, TLS failure: the upstream could not answer. */
-export const UpstreamUnavailable = define('UPSTREAM_UNAVAILABLE', 502, 'upstream %s could not be reached: %s')
-export const NoHealthyUpstream = define('NO_HEALTHY_UPSTREAM', 503, 'upstream %s has no available target')
-export const UpstreamTimeout = define('UPSTREAM_TIMEOUT', 504, 'upstream %s did not %s within %s')
+export const UpstreamUnavailable = define('UPSTREAM_UNAVAILABLE', 502, 'the upstream server %s')
+export const NoHealthyUpstream = define('NO_HEALTHY_UPSTREAM', 503, 'no upstream server is available')
+export const UpstreamTimeout = define('UPSTREAM_TIMEOUT', 504, 'the upstream server did not %s in time')
 export const RateLimited = define('RATE_LIMITED', 429, 'rate limit exceeded')
 export const TooManyConcurrent = define('TOO_MANY_CONCURRENT', 429, 'too many concurrent requests')
 export const PayloadTooLarge = define('PAYLOAD_TOO_LARGE', 413, 'request body is larger than %s')

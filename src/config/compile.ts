@@ -18,7 +18,7 @@ import type { BalancerOptions, HashKey } from '../upstream/balancer/index.js'
 import type { RouteHooks } from '../hooks.js'
 import { compilePathPattern, type RouteMatchSpec } from '../routing/matcher.js'
 import { compilePathRewrite, compileQueryRewrite } from '../routing/rewrite.js'
-import { compileHeaderRules, type HeaderMap } from '../routing/header-rules.js'
+import { compileHeaderRules, type HeaderRules } from '../routing/header-rules.js'
 
 export interface CompiledTlsCert {
   readonly cert: Buffer
@@ -88,7 +88,7 @@ export interface CompiledUpstream {
 }
 
 export type PathRewrite = ReturnType<typeof compilePathRewrite>
-export type HeaderRules = (headers: HeaderMap) => void
+export type { HeaderRules }
 
 export interface CompiledRoute {
   readonly index: number

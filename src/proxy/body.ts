@@ -2,14 +2,26 @@
  * A request body that reads nothing from the client until the upstream connection asks
  * for it. undici destroys the body stream it was given when an attempt fails; handing it
  * this wrapper instead of the client's stream keeps the client's stream intact, so when no
- * byte was read yet, a retry on the next target can send the whole body.
+ * byte was read yet, a retry on the next target can send the whole body. A body that
+ * declared no length is counted against the size limit here, as it is read: nothing is
+ * read ahead of the upstream, so nothing is buffered beyond what it takes.
  */
 import { Readable } from 'node:stream'
+import { payloadTooLarge } from '../limits/body-limit.js'
 
 export class DeferredBody extends Readable {
   private readonly source: Readable
+  /** Bytes this attempt may read, or Infinity; counted here, where the bytes are read. */
+  private readonly limit: number
+  private received = 0
   private started = false
   private readonly onData = (chunk: Buffer): void => {
+    this.received += chunk.length
+    if (this.received > this.limit) {
+      // The client keeps its stream (unread): the gateway answers 413 and closes.
+      this.destroy(payloadTooLarge(this.limit))
+      return
+    }
     if (!this.push(chunk)) this.source.pause()
   }
 
@@ -21,9 +33,10 @@ export class DeferredBody extends Readable {
     this.destroy(err)
   }
 
-  constructor (source: Readable) {
+  constructor (source: Readable, limit = Infinity) {
     super()
     this.source = source
+    this.limit = limit
   }
 
   /** True once any byte may have left the client's stream: the body cannot be replayed. */

@@ -13,6 +13,7 @@ import type { RouteHooks } from '../hooks.js'
 
 /** reply-from's own retries resend to the same URL; the route proxy retries instead. */
 const neverRetry = (): null => null
+const noQuery = (): string => ''
 
 export class ReplyFromEngine implements ProxyEngine {
   private readonly options: FastifyReplyFromHooks
@@ -21,8 +22,8 @@ export class ReplyFromEngine implements ProxyEngine {
     const upstreamResponse = hooks.upstreamResponse
     this.options = {
       retryDelay: neverRetry,
-      queryString: (_search, _url, request) => (request.tollgate as RequestContext).upstreamQuery,
-      rewriteRequestHeaders: (request, headers) => observer.upstreamRequestHeaders(request as FastifyRequest, headers as HeaderMap) as typeof headers,
+      queryString: noQuery,
+      rewriteRequestHeaders: (request, headers) => observer.upstreamRequestHeaders(request as FastifyRequest) as typeof headers,
       rewriteHeaders: (headers, request) => observer.upstreamResponseHeaders(request as FastifyRequest, headers as HeaderMap) as typeof headers,
       onError: (reply, { error }) => observer.onAttemptFailed(reply.request as FastifyRequest, reply as FastifyReply, error),
       ...(upstreamResponse === undefined
@@ -42,7 +43,13 @@ export class ReplyFromEngine implements ProxyEngine {
     }
   }
 
-  send (_request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, origin: string): void {
-    reply.from(origin + ctx.upstreamPath, this.options)
+  /**
+   * reply-from is given neither the path nor the body: the gateway's dispatcher hands
+   * undici the attempt's own (see AttemptDispatcher). reply-from's URL handling refuses
+   * legitimate paths (`/a/...b`), and it refuses a body on GET; request.body is never set
+   * (Fastify parses no body here), so reply-from sends none of its own.
+   */
+  send (_request: FastifyRequest, reply: FastifyReply, _ctx: RequestContext, origin: string): void {
+    reply.from(origin + '/', this.options)
   }
 }

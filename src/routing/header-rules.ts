@@ -11,19 +11,37 @@ export interface HeaderRulesSpec {
 
 export type HeaderMap = Record<string, string | string[] | number | undefined>
 
-/** null when the rules are empty. Applies copy (from the incoming values), then remove, then set. */
-export function compileHeaderRules (spec: HeaderRulesSpec | undefined): ((headers: HeaderMap) => void) | null {
+/**
+ * A route's header rules, names lower-cased. `apply` edits a header object in place: copy
+ * (from the incoming values), then remove, then set. The request side reads the lists
+ * directly (see src/proxy/upstream-headers.ts) to build its headers in one pass.
+ */
+export interface HeaderRules {
+  readonly set: ReadonlyMap<string, string>
+  readonly remove: ReadonlySet<string>
+  /** [from, to] pairs. */
+  readonly copy: readonly (readonly [string, string])[]
+  apply (headers: HeaderMap): void
+}
+
+/** null when the rules are empty. */
+export function compileHeaderRules (spec: HeaderRulesSpec | undefined): HeaderRules | null {
   const copy = Object.entries(spec?.copy ?? {}).map(([from, to]) => [from.toLowerCase(), to.toLowerCase()] as const)
-  const remove = (spec?.remove ?? []).map(name => name.toLowerCase())
-  const set = Object.entries(spec?.set ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const)
-  if (copy.length === 0 && remove.length === 0 && set.length === 0) return null
-  return (headers) => {
-    for (const [from, to] of copy) {
-      const value = headers[from]
-      if (value !== undefined) headers[to] = value
+  const remove = new Set((spec?.remove ?? []).map(name => name.toLowerCase()))
+  const set = new Map(Object.entries(spec?.set ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const))
+  if (copy.length === 0 && remove.size === 0 && set.size === 0) return null
+  return {
+    set,
+    remove,
+    copy,
+    apply (headers) {
+      for (const [from, to] of copy) {
+        const value = headers[from]
+        if (value !== undefined) headers[to] = value
+      }
+      for (const name of remove) delete headers[name]
+      for (const [name, value] of set) headers[name] = value
     }
-    for (const name of remove) delete headers[name]
-    for (const [name, value] of set) headers[name] = value
   }
 }
 
@@ -32,32 +50,9 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade'
 ])
 
-/** Removes hop-by-hop headers in place, including those the Connection header names. */
-export function stripHopByHop (headers: HeaderMap): void {
-  const connection = headers.connection
-  if (connection !== undefined) {
-    // Almost always just "keep-alive" or "close": no list to take apart then.
-    if (connection !== 'keep-alive' && connection !== 'close') {
-      for (const name of String(connection).split(',')) {
-        const trimmed = name.trim().toLowerCase()
-        if (trimmed !== '') delete headers[trimmed]
-      }
-    }
-    delete headers.connection
-  }
-  if (headers['keep-alive'] !== undefined) delete headers['keep-alive']
-  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection']
-  if (headers['proxy-authenticate'] !== undefined) delete headers['proxy-authenticate']
-  if (headers['proxy-authorization'] !== undefined) delete headers['proxy-authorization']
-  if (headers.te !== undefined && headers.te !== 'trailers') delete headers.te
-  if (headers.trailer !== undefined) delete headers.trailer
-  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding']
-  if (headers.upgrade !== undefined) delete headers.upgrade
-}
-
 /**
- * The same as stripHopByHop, for response headers, returned as a new object when anything
- * has to go. Upstream responses nearly always carry `connection` and `keep-alive`;
+ * Response headers without the hop-by-hop ones (and those the Connection header names),
+ * returned as a new object when anything has to go. Upstream responses nearly always carry `connection` and `keep-alive`;
  * deleting them would turn the headers object into a slow dictionary for everything that
  * reads it afterwards, while a fresh copy stays a fast object.
  */

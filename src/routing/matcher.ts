@@ -24,6 +24,8 @@ export class RouteMatch<T> {
   readonly path: string
   /** The raw query, without `?` ('' when none). */
   readonly query: string
+  /** The request target as routed: the normalised path and the raw query. */
+  readonly url: string
   /** Regex groups: `captures[0]` is group 1. null for non-regex paths. */
   readonly captures: readonly string[] | null
   /** Named regex groups, or null. */
@@ -31,10 +33,11 @@ export class RouteMatch<T> {
   /** Where `rest` starts in `path`: cut only if someone reads it. */
   private readonly restStart: number
 
-  constructor (route: T, path: string, query: string, restStart: number, captures: readonly string[] | null, named: Readonly<Record<string, string>> | null) {
+  constructor (route: T, path: string, query: string, url: string, restStart: number, captures: readonly string[] | null, named: Readonly<Record<string, string>> | null) {
     this.route = route
     this.path = path
     this.query = query
+    this.url = url
     this.restStart = restStart
     this.captures = captures
     this.named = named
@@ -94,36 +97,42 @@ export class RouteTable<T> {
     this.usesHost = this.entries.some(e => e.host !== null)
   }
 
-  /** The first route matching the request; null when none; 'bad-path' when the path is unsafe. */
+  /**
+   * The first route matching the request; null when none; 'bad-path' when the path is
+   * unsafe. TRACE only matches routes that list it in `methods`: it echoes the request,
+   * credentials included, and no route gets it by default.
+   */
   match (method: string, host: string | undefined, url: string, headers: Headers): RouteMatch<T> | null | 'bad-path' {
     const q = url.indexOf('?')
-    const path = normalizePath(q < 0 ? url : url.slice(0, q))
+    const rawPath = q < 0 ? url : url.slice(0, q)
+    const path = normalizePath(rawPath)
     if (path === null) return 'bad-path'
     const query = q < 0 ? '' : url.slice(q + 1)
+    const target = path === rawPath ? url : (q < 0 ? path : path + url.slice(q))
     const hostname = host === undefined || !this.usesHost ? '' : bareHost(host)
     for (const entry of this.entries) {
-      if (entry.methods !== null && !entry.methods.has(method)) continue
+      if (entry.methods === null ? method === 'TRACE' : !entry.methods.has(method)) continue
       if (entry.host !== null && !entry.host(hostname)) continue
       if (entry.headers !== null && !headersMatch(entry.headers, headers)) continue
-      const found = matchPath(entry, path, query)
+      const found = matchPath(entry, path, query, target)
       if (found !== null) return found
     }
     return null
   }
 }
 
-function matchPath<T> (entry: CompiledEntry<T>, path: string, query: string): RouteMatch<T> | null {
+function matchPath<T> (entry: CompiledEntry<T>, path: string, query: string, url: string): RouteMatch<T> | null {
   const pattern = entry.path
   switch (pattern.kind) {
     case 'any':
-      return new RouteMatch(entry.route, path, query, 1, null, null)
+      return new RouteMatch(entry.route, path, query, url, 1, null, null)
     case 'exact':
-      return path === pattern.path ? new RouteMatch(entry.route, path, query, path.length, null, null) : null
+      return path === pattern.path ? new RouteMatch(entry.route, path, query, url, path.length, null, null) : null
     case 'prefix': {
       const prefix = pattern.prefix
-      if (path === prefix || path === pattern.prefixSlash) return new RouteMatch(entry.route, path, query, path.length, null, null)
+      if (path === prefix || path === pattern.prefixSlash) return new RouteMatch(entry.route, path, query, url, path.length, null, null)
       if (path.length > prefix.length && path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47) {
-        return new RouteMatch(entry.route, path, query, prefix.length + 1, null, null)
+        return new RouteMatch(entry.route, path, query, url, prefix.length + 1, null, null)
       }
       return null
     }
@@ -131,7 +140,7 @@ function matchPath<T> (entry: CompiledEntry<T>, path: string, query: string): Ro
       const m = pattern.regex.exec(path)
       if (m === null) return null
       const captures = m.slice(1).map(c => c ?? '')
-      return new RouteMatch(entry.route, path, query, path.length, captures, m.groups === undefined ? null : { ...m.groups } as Record<string, string>)
+      return new RouteMatch(entry.route, path, query, url, path.length, captures, m.groups === undefined ? null : { ...m.groups } as Record<string, string>)
     }
   }
 }
@@ -153,16 +162,20 @@ function compileHost (host: string | readonly string[] | undefined): HostTest | 
   return (name) => exact.has(name) || suffixes.some(s => name.length > s.length && name.endsWith(s))
 }
 
-/** `Example.COM:8080` → `example.com`; `[::1]:8080` → `::1`. */
-function bareHost (host: string): string {
-  let end = host.length
+/**
+ * `Example.COM:8080` → `example.com`; `[::1]:8080` → `::1`. One trailing dot goes too:
+ * `admin.example.com.` is the same fully qualified name as `admin.example.com`, and a
+ * route on the one must not be slipped past by sending the other.
+ */
+export function bareHost (host: string): string {
   if (host.charCodeAt(0) === 91 /* [ */) {
     const close = host.indexOf(']')
     return (close < 0 ? host.slice(1) : host.slice(1, close)).toLowerCase()
   }
   const colon = host.lastIndexOf(':')
-  if (colon >= 0) end = colon
-  const name = host.slice(0, end)
+  let end = colon >= 0 ? colon : host.length
+  if (end > 1 && host.charCodeAt(end - 1) === 46 /* . */) end--
+  const name = end === host.length ? host : host.slice(0, end)
   return hasUpper(name) ? name.toLowerCase() : name
 }
 

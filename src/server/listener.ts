@@ -7,11 +7,13 @@
  */
 import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type Server as HttpServer, type ServerOptions } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
+import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { CompiledLimits, CompiledListener } from '../config/compile.js'
 import type { RequestHandler } from '../app.js'
 import { buildCertificateSelector, type CertificateSelector } from './tls.js'
+import { checkRequestHead, upgradeRequested, UPGRADE_REFUSED, type HeadProblem } from './request-head.js'
 
 /**
  * The listeners' response class: it reports its own 'close' to whoever the gateway named,
@@ -35,13 +37,23 @@ const DRAIN_SWEEP_MS = 100
 /** Longer than the usual 60 s idle timeout of load balancers in front of a gateway. */
 const DOWNSTREAM_KEEP_ALIVE_MS = 65_000
 
+/** A new connection's deadline for its first request head, kept on the socket. */
+const kFirstHeadTimer = Symbol('tollgate.firstHeadTimer')
+type WatchedSocket = Socket & { [kFirstHeadTimer]?: NodeJS.Timeout | null }
+
 export class Listener {
   readonly spec: CompiledListener
   readonly server: HttpServer
   private certificates: CertificateSelector | null
+  private maxHeaders: number
+  private headersTimeoutMs: number
+  private readonly handler: RequestHandler
 
   constructor (spec: CompiledListener, limits: CompiledLimits, handler: RequestHandler) {
     this.spec = spec
+    this.handler = handler
+    this.maxHeaders = limits.maxHeaders
+    this.headersTimeoutMs = limits.headersTimeoutMs
     const options: ServerOptions = {
       ServerResponse: GatewayResponse as unknown as typeof ServerResponse,
       maxHeaderSize: limits.maxHeaderSize,
@@ -50,11 +62,14 @@ export class Listener {
       keepAliveTimeout: DOWNSTREAM_KEEP_ALIVE_MS,
       // How often Node checks header and request deadlines; its default (30 s) would let
       // a slow client hold a socket long past `headersTimeout`.
-      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4)))
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+      // A request without Host gets the contract's JSON 400 from checkRequestHead.
+      requireHostHeader: false
     }
     if (spec.tls === null) {
       this.certificates = null
-      this.server = createHttpServer(options, handler)
+      this.server = createHttpServer(options, this.onRequest)
+      this.server.on('connection', this.watchFirstHead)
     } else {
       this.certificates = buildCertificateSelector(spec.tls.certs)
       const selector = (): CertificateSelector => this.certificates as CertificateSelector
@@ -62,10 +77,52 @@ export class Listener {
       this.server = createHttpsServer({
         ...options,
         ...(first !== undefined ? { cert: first.cert, key: first.key } : {}),
+        // A client that connects and never completes the handshake is cut like a silent one.
+        handshakeTimeout: limits.headersTimeoutMs,
         SNICallback: (servername, callback) => callback(null, selector().select(servername))
-      }, handler) as unknown as HttpServer
+      }, this.onRequest) as unknown as HttpServer
+      this.server.on('secureConnection', this.watchFirstHead)
     }
+    this.server.maxConnections = limits.maxConnections
+    this.server.maxHeadersCount = limits.maxHeaders + 1
+    // Node answers `Expect: 100-continue` itself unless someone listens: the route proxy
+    // sends the 100 once the route's checks have passed.
+    this.server.on('checkContinue', this.onRequest)
     this.server.on('clientError', onClientError)
+  }
+
+  /**
+   * Node's `headersTimeout` starts with a request's first byte: a connection that never
+   * sends one would stay open until the client leaves. Each new connection gets the same
+   * deadline for its first complete request head; later requests on it are covered by the
+   * keep-alive timeout and by `headersTimeout`.
+   */
+  private readonly watchFirstHead = (socket: WatchedSocket): void => {
+    socket[kFirstHeadTimer] = setTimeout(closeSilent, this.headersTimeoutMs, socket)
+  }
+
+  /** Every request: head checks the parser does not make, then the current app. */
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket as WatchedSocket
+    const timer = socket[kFirstHeadTimer]
+    if (timer != null) {
+      clearTimeout(timer)
+      socket[kFirstHeadTimer] = null
+    }
+    const problem = checkRequestHead(req, this.maxHeaders)
+    if (problem !== null) {
+      refuse(res, problem)
+      return
+    }
+    if (req.headers.upgrade !== undefined) {
+      const upgrade = upgradeRequested(req)
+      if (upgrade === 'refused') {
+        refuse(res, UPGRADE_REFUSED)
+        return
+      }
+      if (upgrade === 'optional') res.shouldKeepAlive = false
+    }
+    this.handler(req, res)
   }
 
   async listen (): Promise<void> {
@@ -86,6 +143,10 @@ export class Listener {
 
   /** Applies a reload's settings that can change on a live socket. */
   update (spec: CompiledListener, limits: CompiledLimits): void {
+    this.maxHeaders = limits.maxHeaders
+    this.headersTimeoutMs = limits.headersTimeoutMs
+    this.server.maxConnections = limits.maxConnections
+    this.server.maxHeadersCount = limits.maxHeaders + 1
     this.server.headersTimeout = limits.headersTimeoutMs
     this.server.requestTimeout = limits.requestTimeoutMs
     ;(this.server as { maxHeaderSize?: number }).maxHeaderSize = limits.maxHeaderSize
@@ -126,6 +187,29 @@ export class Listener {
 const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }
 
 /**
+ * No complete request head in time: a silent connection is closed; one that sent part of
+ * a head gets the 408 Node's own headersTimeout would give it.
+ */
+function closeSilent (socket: WatchedSocket): void {
+  socket[kFirstHeadTimer] = null
+  if (socket.bytesRead === 0 || !socket.writable) socket.destroy()
+  else writeRawError(socket, 408)
+}
+
+/** A request refused before routing: the contract's JSON error, and the connection closed. */
+function refuse (res: ServerResponse, problem: HeadProblem): void {
+  const requestId = randomUUID()
+  const body = JSON.stringify({ error: { status: problem.status, code: 'BAD_REQUEST', message: problem.message, requestId } })
+  res.shouldKeepAlive = false
+  res.writeHead(problem.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId
+  })
+  res.end(body)
+}
+
+/**
  * Node's HTTP parser refused a request (malformed request line, headers too large,
  * Content-Length with Transfer-Encoding, headers too slow). Answer with the contract's
  * JSON error and close: the connection's framing can no longer be trusted.
@@ -135,7 +219,11 @@ function onClientError (err: Error & { code?: string }, socket: Duplex): void {
     socket.destroy()
     return
   }
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+  writeRawError(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400)
+}
+
+/** The contract's JSON error written straight to a socket whose request never parsed. */
+function writeRawError (socket: Duplex, status: number): void {
   const message = status === 431
     ? 'request headers are too large'
     : status === 408 ? 'the request was not received in time' : 'malformed request'

@@ -9,9 +9,12 @@
  * - the target's in-flight count (least-connections), kept exact on every way out;
  * - knowing how far the exchange got, so retries happen only before the response began.
  */
+import type { ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { errors as undiciErrors } from 'undici'
 import type { Target } from './target.js'
+import { InvalidStatusError, errorCode } from './errors.js'
 
 type Abort = (reason?: Error) => void
 
@@ -38,6 +41,14 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
    * RetryableStatusError so the next target is tried. null: every status passes.
    */
   retryStatus: ((statusCode: number) => boolean) | null = null
+  /** Path and query sent upstream, set by the route proxy; null keeps the request's own. */
+  path: string | null = null
+  /** The request body for this attempt, or null for none. */
+  body: Readable | null = null
+  /** Where the upstream's trailers go: the client's response, when it sent `TE: trailers`. */
+  trailersTo: ServerResponse | null = null
+  /** The status of the upstream's final response, once its headers arrived (0 before). */
+  statusCode = 0
   private inner: Dispatcher.DispatchHandler | null = null
   private abortUpstream: Abort | null = null
   private timer: NodeJS.Timeout | null = null
@@ -65,6 +76,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.target.inflight++
     this.arm(performance.now() + this.connectMs)
     if (this.servername !== null) (options as { servername?: string }).servername = this.servername
+    if (this.path !== null) options.path = this.path
+    if (this.body !== null) options.body = this.body
     return this.dispatcher.dispatch(options, this)
   }
 
@@ -151,11 +164,21 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   onHeaders (statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.phase === 'done') return false
+    // An informational response the gateway did not ask for (RFC 9110 §15.2): wait for the
+    // final one. (A 100 is skipped inside undici, see informational.ts.)
+    if (statusCode < 200) return true
+    if (statusCode > 599) {
+      // Fastify cannot send it, and the connection may not be reused with a body unread:
+      // fail now, which closes the connection, instead of holding it until the deadline.
+      this.fail(new InvalidStatusError(statusCode))
+      return false
+    }
     if (this.retryStatus !== null && this.retryStatus(statusCode)) {
       this.fail(new RetryableStatusError(statusCode))
       return false
     }
     this.phase = 'response'
+    this.statusCode = statusCode
     this.arm(performance.now() + this.responseMs)
     return this.inner?.onHeaders?.(statusCode, headers, resume, statusText) ?? true
   }
@@ -167,13 +190,22 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   onComplete (trailers: string[] | null): void {
     this.finish()
+    if (this.trailersTo !== null && trailers !== null && trailers.length > 0) forwardTrailers(trailers, this.trailersTo)
     this.inner?.onComplete?.(trailers)
   }
 
   onError (err: Error): void {
     if (this.phase === 'done') return
+    if (this.phase === 'response' && hasNoBody(this.statusCode) && errorCode(err) === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+      // A 204 or 304 may carry Content-Length (RFC 9110 §8.6) and never a body; undici
+      // counts the missing body as a mismatch and drops the connection. The response is
+      // complete as it is.
+      this.onComplete([])
+      return
+    }
+    this.failure ??= err
     this.finish()
-    this.inner?.onError?.(this.failure ?? err)
+    this.inner?.onError?.(this.failure)
   }
 
   onUpgrade (statusCode: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex): void {
@@ -188,4 +220,20 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
 function onDeadline (attempt: UpstreamAttempt): void {
   attempt.expire()
+}
+
+function hasNoBody (statusCode: number): boolean {
+  return statusCode === 204 || statusCode === 304
+}
+
+/** undici's raw trailer pairs, onto the client's response (written when it ends). */
+function forwardTrailers (raw: (string | Buffer)[], res: ServerResponse): void {
+  if (res.writableEnded || res.destroyed) return
+  const pairs: [string, string][] = []
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([String(raw[i]), String(raw[i + 1])])
+  try {
+    res.addTrailers(pairs)
+  } catch {
+    // A trailer Node refuses to write (an invalid name or value) is dropped, not fatal.
+  }
 }

@@ -9,6 +9,7 @@ import { Dispatcher, Pool, Agent, buildConnector } from 'undici'
 import type { CompiledUpstream } from '../config/compile.js'
 import type { Target, TargetAddress } from './target.js'
 import type { UpstreamAttempt } from './attempt.js'
+import { skipUnsolicitedContinue } from './informational.js'
 import { isIP } from 'node:net'
 
 /** The request-header key under which the proxy hands its attempt to the dispatcher. */
@@ -67,6 +68,8 @@ export function createTargetPool (target: Target, upstream: CompiledUpstream, ev
         events.onConnection(target, socket)
       }
       ;(callback as (err: Error | null, socket: import('node:net').Socket | null) => void)(err, socket)
+      // undici has attached its parser to the socket by now.
+      if (err === null && socket != null) skipUnsolicitedContinue(socket)
     })
   }
   return new Pool(originOf(address, tls !== null), {
@@ -101,5 +104,12 @@ export class AttemptDispatcher extends Dispatcher {
 
 /** Dispatcher for transparent routes: any origin, pooled per origin by undici's Agent. */
 export function createTransparentAgent (connectMs: number, keepAliveMs: number): Agent {
-  return new Agent({ connect: { timeout: connectMs }, keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs })
+  const baseConnect = buildConnector({ timeout: connectMs })
+  const connect: buildConnector.connector = (options, callback) => {
+    baseConnect(options, (err: Error | null, socket: import('node:net').Socket | null) => {
+      ;(callback as (err: Error | null, socket: import('node:net').Socket | null) => void)(err, socket)
+      if (err === null && socket != null) skipUnsolicitedContinue(socket)
+    })
+  }
+  return new Agent({ connect, keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs })
 }

@@ -22,6 +22,14 @@ export type FailureKind =
   | 'aborted'
   | 'other'
 
+/** An upstream status outside 100-599: not HTTP the gateway can pass on. */
+export class InvalidStatusError extends Error {
+  readonly code = 'TOLLGATE_INVALID_STATUS'
+  constructor (statusCode: number) {
+    super(`upstream answered with status ${statusCode}`)
+  }
+}
+
 /** Walks `cause` links and returns the first error code found (a wrapper's code last). */
 export function errorCode (err: unknown): string | undefined {
   const codes: string[] = []
@@ -58,7 +66,7 @@ export function classifyFailure (err: unknown): FailureKind {
       return 'aborted'
   }
   if (CONNECT_CODES.has(code)) return 'connect'
-  if (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return 'protocol'
+  if (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'TOLLGATE_INVALID_STATUS') return 'protocol'
   // OpenSSL verification failures carry their own codes (CERT_HAS_EXPIRED, SELF_SIGNED_CERT_IN_CHAIN…).
   if (code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || /CERT|SIGNATURE|ISSUER/.test(code)) return 'connect'
   return 'other'
@@ -66,37 +74,71 @@ export function classifyFailure (err: unknown): FailureKind {
 
 export interface FailureContext {
   readonly upstream: string
+  /** The target tried last, or null when none was. */
+  readonly target: string | null
   readonly connectMs: number
   readonly responseMs: number
 }
 
-/** The contract error for a failed attempt, with the original error as `cause`. */
+/**
+ * The contract error for a failed attempt, with the original error as `cause`. Its message
+ * says what failed in general terms; names, addresses and the low-level error go into
+ * `detail`, which is logged with the request id and never sent.
+ */
 export function toGatewayError (err: unknown, kind: FailureKind, context: FailureContext): GatewayError {
   const cause = { cause: err }
-  const detail = describe(err)
   let error: GatewayError
+  let limit = ''
   switch (kind) {
     case 'connect-timeout':
-      error = new UpstreamTimeout(context.upstream, 'accept a connection', formatDuration(context.connectMs), cause) as GatewayError
+      error = new UpstreamTimeout('accept the connection', cause) as GatewayError
+      limit = ` (connect timeout ${formatDuration(context.connectMs)})`
       break
     case 'response-timeout':
-      error = new UpstreamTimeout(context.upstream, 'respond', formatDuration(context.responseMs), cause) as GatewayError
+      error = new UpstreamTimeout('respond', cause) as GatewayError
+      limit = ` (response timeout ${formatDuration(context.responseMs)})`
       break
     case 'body-timeout':
-      error = new UpstreamTimeout(context.upstream, 'send more of its response', formatDuration(context.responseMs), cause) as GatewayError
+      error = new UpstreamTimeout('send the rest of its response', cause) as GatewayError
+      limit = ` (response timeout ${formatDuration(context.responseMs)} between reads)`
       break
     default:
-      error = new UpstreamUnavailable(context.upstream, detail, cause) as GatewayError
+      error = new UpstreamUnavailable(whatFailed(err, kind), cause) as GatewayError
   }
+  error.detail = `upstream ${context.upstream}, target ${context.target ?? 'none'}: ${describe(err)}${limit}`
   error.source = kind === 'aborted' ? 'downstream' : 'upstream'
   error.retryable = kind === 'connect' || kind === 'connect-timeout' || kind === 'response-timeout'
   return error
 }
 
 export function noAvailableTarget (upstream: string): GatewayError {
-  const error = new NoHealthyUpstream(upstream) as GatewayError
+  const error = new NoHealthyUpstream() as GatewayError
+  error.detail = `upstream ${upstream}: no target is enabled, healthy and untried`
   error.source = 'upstream'
   return error
+}
+
+/** In general terms, for the client: "the upstream server …". */
+function whatFailed (err: unknown, kind: FailureKind): string {
+  if (kind === 'protocol') return 'sent an invalid response'
+  switch (errorCode(err)) {
+    case 'ECONNREFUSED':
+      return 'refused the connection'
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+    case 'ERR_SOCKET_CLOSED':
+      return 'closed the connection before answering'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'could not be found'
+  }
+  const code = errorCode(err) ?? ''
+  if (code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'EPROTO' || /CERT|SIGNATURE|ISSUER/.test(code)) {
+    return 'failed the TLS handshake'
+  }
+  return 'could not be reached'
 }
 
 function describe (err: unknown): string {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { normalizePath } from '../../../src/routing/path.js'
 import { RouteTable, compilePathPattern } from '../../../src/routing/matcher.js'
 import { compilePathRewrite, compileQueryRewrite } from '../../../src/routing/rewrite.js'
-import { compileHeaderRules, stripHopByHop, withoutHopByHop, type HeaderMap } from '../../../src/routing/header-rules.js'
+import { compileHeaderRules, withoutHopByHop, type HeaderMap } from '../../../src/routing/header-rules.js'
 
 test('normalizePath resolves dot segments, %2e%2e and duplicate slashes', () => {
   assert.equal(normalizePath('/public/%2e%2e/admin'), '/admin')
@@ -15,15 +15,31 @@ test('normalizePath resolves dot segments, %2e%2e and duplicate slashes', () => 
   assert.equal(normalizePath('/a/..'), '/')
 })
 
-test('normalizePath keeps other escapes as they are and returns plain paths unchanged', () => {
+test('normalizePath returns plain paths unchanged, the very same string', () => {
   const plain = '/users/42'
   assert.equal(normalizePath(plain), plain)
-  assert.equal(normalizePath('/a%20b/%C3%A9'), '/a%20b/%C3%A9')
   assert.equal(normalizePath('/file...name'), '/file...name')
 })
 
-test('normalizePath refuses malformed escapes, encoded separators, backslashes and NUL', () => {
-  for (const bad of ['/a%zz', '/a%4', '/a%2fb', '/a%5Cb', '/a\\b', '/a%00', 'relative', '']) {
+test('normalizePath decodes escapes of unreserved characters (RFC 3986 §6.2.2.2)', () => {
+  assert.equal(normalizePath('/%61dmin/users'), '/admin/users')
+  assert.equal(normalizePath('/%41%5a%7e%2D%5F%2e'), '/AZ~-_.')
+  assert.equal(normalizePath('/x/%2E%2E/admin'), '/admin', 'decoded dots are resolved as dot segments')
+})
+
+test('normalizePath keeps reserved and non-UTF-8 escapes encoded, hex upper-cased', () => {
+  assert.equal(normalizePath('/a%20b/%c3%a9'), '/a%20b/%C3%A9')
+  assert.equal(normalizePath('/caf%e9'), '/caf%E9')
+  assert.equal(normalizePath('/files/dir%2ffile.txt'), '/files/dir%2Ffile.txt', '%2F is data, not a separator')
+  assert.equal(normalizePath('/q%3Fx%23y'), '/q%3Fx%23y')
+  assert.equal(normalizePath('/a/...b'), '/a/...b')
+  assert.equal(normalizePath('/a/..foo'), '/a/..foo')
+  assert.equal(normalizePath('/a/.b/'), '/a/.b/')
+})
+
+test('normalizePath refuses malformed escapes, backslashes, NUL and dot segments hidden behind %2F', () => {
+  for (const bad of ['/a%zz', '/a%4', '/a%5Cb', '/a%5cb', '/a\\b', '/a%00', 'relative', '',
+    '/public/..%2F..%2Fadmin', '/public/%2e%2e%2fadmin', '/a/b%2F..', '/a/.%2Fb']) {
     assert.equal(normalizePath(bad), null, bad)
   }
 })
@@ -66,6 +82,37 @@ test('the route table returns the first match and the prefix rest', () => {
   assert.equal(table.match('GET', 'x', '/a%zz', {}), 'bad-path')
 })
 
+test('a match carries the target as routed: normalised path, raw query; the same string when unchanged', () => {
+  const table = new RouteTable([{ spec: { path: '/admin/*' }, route: 'admin' }])
+  const url = '/admin/x?q=%61'
+  const plain = table.match('GET', 'x', url, {})
+  assert.ok(plain !== null && plain !== 'bad-path')
+  assert.equal(plain.url, url)
+  const encoded = table.match('GET', 'x', '/%61dmin//x?q=%61', {})
+  assert.ok(encoded !== null && encoded !== 'bad-path')
+  assert.equal(encoded.route, 'admin')
+  assert.equal(encoded.url, '/admin/x?q=%61', 'the query is left as it was')
+})
+
+test('a host route matches whatever the case, port or one trailing dot of the Host', () => {
+  const table = new RouteTable([{ spec: { host: 'admin.example.com' }, route: 'admin' }, { spec: {}, route: 'rest' }])
+  for (const host of ['admin.example.com', 'ADMIN.Example.com', 'admin.example.com.', 'admin.example.com:80', 'admin.example.com.:8080']) {
+    const m = table.match('GET', host, '/', {})
+    assert.ok(m !== null && m !== 'bad-path')
+    assert.equal(m.route, 'admin', host)
+  }
+  const twoDots = table.match('GET', 'admin.example.com..', '/', {})
+  assert.ok(twoDots !== null && twoDots !== 'bad-path' && twoDots.route === 'rest')
+})
+
+test('TRACE matches only a route that lists it in methods', () => {
+  const open = new RouteTable([{ spec: {}, route: 'any' }])
+  assert.equal(open.match('TRACE', 'x', '/', {}), null)
+  assert.ok(open.match('SEARCH', 'x', '/', {}) !== null)
+  const allowed = new RouteTable([{ spec: { methods: ['TRACE'] }, route: 'trace' }])
+  assert.ok(allowed.match('TRACE', 'x', '/', {}) !== null)
+})
+
 test('host matching handles IPv6 literals and header conditions match exact values', () => {
   const table = new RouteTable([
     { spec: { host: '::1', headers: { 'X-Version': 'v2' } }, route: 'v6' }
@@ -100,21 +147,12 @@ test('query rules remove (with globs) and set, keeping other parameters as they 
 })
 
 test('header rules copy from the incoming values, then remove, then set', () => {
-  const apply = compileHeaderRules({ copy: { Date: 'x-legacy-date' }, remove: ['X-App-Version'], set: { 'X-Content-Type-Options': 'nosniff' } })
-  assert.ok(apply !== null)
+  const rules = compileHeaderRules({ copy: { Date: 'x-legacy-date' }, remove: ['X-App-Version'], set: { 'X-Content-Type-Options': 'nosniff' } })
+  assert.ok(rules !== null)
   const headers: HeaderMap = { date: 'd', 'x-app-version': '1' }
-  apply(headers)
+  rules.apply(headers)
   assert.deepEqual(headers, { date: 'd', 'x-legacy-date': 'd', 'x-content-type-options': 'nosniff' })
   assert.equal(compileHeaderRules({}), null)
-})
-
-test('hop-by-hop headers go, including those named by Connection; te: trailers stays', () => {
-  const headers: HeaderMap = { connection: 'close, x-private', 'x-private': '1', 'keep-alive': 'x', te: 'trailers', upgrade: 'h2c', 'proxy-authorization': 'p', 'transfer-encoding': 'chunked', kept: 'yes' }
-  stripHopByHop(headers)
-  assert.deepEqual(headers, { te: 'trailers', kept: 'yes' })
-  const gzip: HeaderMap = { te: 'gzip' }
-  stripHopByHop(gzip)
-  assert.deepEqual(gzip, {})
 })
 
 test('withoutHopByHop returns a copy without hop-by-hop headers, or the same object when none', () => {

@@ -1,0 +1,107 @@
+/**
+ * Checks on a request head that Node's parser lets through but no route should see: too
+ * many header lines, a missing, repeated or malformed Host, and protocol upgrades no route
+ * accepts. Run by the listener before the request reaches the app, on compiled limits
+ * only; testable without a server.
+ */
+import type { IncomingMessage } from 'node:http'
+
+/** Why a request is refused before routing. */
+export interface HeadProblem {
+  readonly status: number
+  readonly message: string
+}
+
+export const TOO_MANY_HEADERS: HeadProblem = { status: 431, message: 'too many request headers' }
+export const HOST_MISSING: HeadProblem = { status: 400, message: 'an HTTP/1.1 request needs a Host header' }
+export const HOST_REPEATED: HeadProblem = { status: 400, message: 'more than one Host header' }
+export const HOST_INVALID: HeadProblem = { status: 400, message: 'the Host header is not host[:port]' }
+export const UPGRADE_REFUSED: HeadProblem = { status: 400, message: 'protocol upgrades are not accepted here' }
+
+/**
+ * `maxHeaders`: header lines allowed. The listener sets Node's `maxHeadersCount` one
+ * above it, so `rawHeaders` shows an excess without Node keeping thousands of them.
+ */
+export function checkRequestHead (req: IncomingMessage, maxHeaders: number): HeadProblem | null {
+  const raw = req.rawHeaders
+  if (raw.length > maxHeaders * 2) return TOO_MANY_HEADERS
+  // Node keeps the first of several Host headers and drops the rest silently; two Hosts
+  // are the classic way to make a gateway and an upstream disagree on the target.
+  let hosts = 0
+  let host = ''
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      hosts++
+      host = raw[i + 1] as string
+    }
+  }
+  if (hosts > 1) return HOST_REPEATED
+  if (hosts === 0) return req.httpVersionMajor === 1 && req.httpVersionMinor === 0 ? null : HOST_MISSING
+  if (!isHostPort(host)) return HOST_INVALID
+  return null
+}
+
+/**
+ * `Upgrade` with `Connection: upgrade` (Node's parser stops reading the connection after
+ * such a request, so requests pipelined behind it would be lost). `h2c` asks for an
+ * optional upgrade a server may ignore (RFC 9113 §3.1): the request is served over
+ * HTTP/1.1 and the connection closed after it. Any other upgrade (WebSocket) is refused:
+ * no route accepts one.
+ */
+export function upgradeRequested (req: IncomingMessage): 'none' | 'optional' | 'refused' {
+  const upgrade = req.headers.upgrade
+  if (upgrade === undefined) return 'none'
+  const connection = req.headers.connection
+  if (connection === undefined || !/(?:^|,)\s*upgrade\s*(?:,|$)/i.test(connection)) return 'none'
+  return /^\s*h2c\s*$/i.test(upgrade) ? 'optional' : 'refused'
+}
+
+/**
+ * `host[:port]` as RFC 9110 §7.2 allows it: a registered name (letters, digits, `-._~`,
+ * sub-delims, percent escapes), an IPv4 address, or a bracketed IPv6 address, then an
+ * optional port of digits. Empty, spaces, `/`, `@`, `?`, `#` and the like are refused.
+ */
+export function isHostPort (host: string): boolean {
+  if (host === '') return false
+  let end = host.length
+  let i = 0
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const close = host.indexOf(']')
+    if (close < 2) return false
+    for (i = 1; i < close; i++) if (!isIpLiteralChar(host.charCodeAt(i))) return false
+    i = close + 1
+    if (i === end) return true
+    if (host.charCodeAt(i) !== 58 /* : */) return false
+    return isPort(host, i + 1, end)
+  }
+  const colon = host.lastIndexOf(':')
+  if (colon >= 0) {
+    if (!isPort(host, colon + 1, end)) return false
+    end = colon
+  }
+  if (end === 0) return false
+  for (i = 0; i < end; i++) if (!isRegNameChar(host.charCodeAt(i))) return false
+  return true
+}
+
+function isPort (text: string, start: number, end: number): boolean {
+  if (end - start > 5) return false
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return end === start || Number(text.slice(start, end)) <= 65535
+}
+
+/** unreserved / sub-delims / "%" (RFC 3986 reg-name). */
+function isRegNameChar (c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) ||
+    c === 45 /* - */ || c === 46 /* . */ || c === 95 /* _ */ || c === 126 /* ~ */ || c === 37 /* % */ ||
+    c === 33 || c === 36 || (c >= 38 && c <= 44) || c === 59 || c === 61 // ! $ & ' ( ) * + , ; =
+}
+
+/** Hex digits, `:` and `.` (IPv6, with an embedded IPv4 or a zone is not allowed in Host). */
+function isIpLiteralChar (c: number): boolean {
+  return (c >= 48 && c <= 58) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 46
+}
