@@ -73,6 +73,19 @@ export class Gateway {
     return [...this.listeners.values()].map(l => ({ ...l.address(), tls: l.spec.tls !== null }))
   }
 
+  /** Client connections the current listeners hold open now. */
+  async openConnections (): Promise<number> {
+    const counts = await Promise.all([...this.listeners.values()].map(async l => await l.openConnections()))
+    return counts.reduce((sum, n) => sum + n, 0)
+  }
+
+  /** Client connections accepted by the current listeners since they opened. */
+  acceptedConnections (): number {
+    let sum = 0
+    for (const listener of this.listeners.values()) sum += listener.acceptedConnections
+    return sum
+  }
+
   /** Live upstreams, by name (admin API, tests). */
   get liveUpstreams (): ReadonlyMap<string, import('./upstream/upstream.js').Upstream> {
     return this.upstreams.all

@@ -9,7 +9,7 @@ import { createServer as createHttpServer, ServerResponse, type IncomingMessage,
 import { createServer as createHttpsServer } from 'node:https'
 import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import type { CompiledLimits, CompiledListener } from '../config/compile.js'
 import type { RequestHandler } from '../app.js'
 import { buildCertificateSelector, type CertificateSelector } from './tls.js'
@@ -37,31 +37,28 @@ const DRAIN_SWEEP_MS = 100
 /** Longer than the usual 60 s idle timeout of load balancers in front of a gateway. */
 const DOWNSTREAM_KEEP_ALIVE_MS = 65_000
 
-/** A new connection's deadline for its first request head, kept on the socket. */
-const kFirstHeadTimer = Symbol('tollgate.firstHeadTimer')
-type WatchedSocket = Socket & { [kFirstHeadTimer]?: NodeJS.Timeout | null }
 
 export class Listener {
   readonly spec: CompiledListener
   readonly server: HttpServer
   private certificates: CertificateSelector | null
   private maxHeaders: number
-  private headersTimeoutMs: number
   private readonly handler: RequestHandler
+  private accepted = 0
 
   constructor (spec: CompiledListener, limits: CompiledLimits, handler: RequestHandler) {
     this.spec = spec
     this.handler = handler
     this.maxHeaders = limits.maxHeaders
-    this.headersTimeoutMs = limits.headersTimeoutMs
     const options: ServerOptions = {
       ServerResponse: GatewayResponse as unknown as typeof ServerResponse,
       maxHeaderSize: limits.maxHeaderSize,
       requestTimeout: limits.requestTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,
       keepAliveTimeout: DOWNSTREAM_KEEP_ALIVE_MS,
-      // How often Node checks header and request deadlines; its default (30 s) would let
-      // a slow client hold a socket long past `headersTimeout`.
+      // How often Node checks header and request deadlines, for connections that never
+      // sent a byte too; its default (30 s) would let a slow or silent client hold a socket
+      // long past `headersTimeout`.
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
       // A request without Host gets the contract's JSON 400 from checkRequestHead.
       requireHostHeader: false
@@ -69,7 +66,7 @@ export class Listener {
     if (spec.tls === null) {
       this.certificates = null
       this.server = createHttpServer(options, this.onRequest)
-      this.server.on('connection', this.watchFirstHead)
+      this.server.on('connection', this.countConnection)
     } else {
       this.certificates = buildCertificateSelector(spec.tls.certs)
       const selector = (): CertificateSelector => this.certificates as CertificateSelector
@@ -81,7 +78,7 @@ export class Listener {
         handshakeTimeout: limits.headersTimeoutMs,
         SNICallback: (servername, callback) => callback(null, selector().select(servername))
       }, this.onRequest) as unknown as HttpServer
-      this.server.on('secureConnection', this.watchFirstHead)
+      this.server.on('secureConnection', this.countConnection)
     }
     this.server.maxConnections = limits.maxConnections
     this.server.maxHeadersCount = limits.maxHeaders + 1
@@ -91,24 +88,12 @@ export class Listener {
     this.server.on('clientError', onClientError)
   }
 
-  /**
-   * Node's `headersTimeout` starts with a request's first byte: a connection that never
-   * sends one would stay open until the client leaves. Each new connection gets the same
-   * deadline for its first complete request head; later requests on it are covered by the
-   * keep-alive timeout and by `headersTimeout`.
-   */
-  private readonly watchFirstHead = (socket: WatchedSocket): void => {
-    socket[kFirstHeadTimer] = setTimeout(closeSilent, this.headersTimeoutMs, socket)
+  private readonly countConnection = (): void => {
+    this.accepted++
   }
 
   /** Every request: head checks the parser does not make, then the current app. */
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const socket = req.socket as WatchedSocket
-    const timer = socket[kFirstHeadTimer]
-    if (timer != null) {
-      clearTimeout(timer)
-      socket[kFirstHeadTimer] = null
-    }
     const problem = checkRequestHead(req, this.maxHeaders)
     if (problem !== null) {
       refuse(res, problem)
@@ -144,13 +129,22 @@ export class Listener {
   /** Applies a reload's settings that can change on a live socket. */
   update (spec: CompiledListener, limits: CompiledLimits): void {
     this.maxHeaders = limits.maxHeaders
-    this.headersTimeoutMs = limits.headersTimeoutMs
     this.server.maxConnections = limits.maxConnections
     this.server.maxHeadersCount = limits.maxHeaders + 1
     this.server.headersTimeout = limits.headersTimeoutMs
     this.server.requestTimeout = limits.requestTimeoutMs
     ;(this.server as { maxHeaderSize?: number }).maxHeaderSize = limits.maxHeaderSize
     if (spec.tls !== null) this.certificates = buildCertificateSelector(spec.tls.certs)
+  }
+
+  /** Client connections open on this socket now. */
+  async openConnections (): Promise<number> {
+    return await new Promise((resolve, reject) => this.server.getConnections((err, count) => { if (err !== null) reject(err); else resolve(count) }))
+  }
+
+  /** Client connections accepted on this socket since it opened. */
+  get acceptedConnections (): number {
+    return this.accepted
   }
 
   /** The bound address (the real port when the config asked for port 0). */
@@ -186,16 +180,6 @@ export class Listener {
 
 const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }
 
-/**
- * No complete request head in time: a silent connection is closed; one that sent part of
- * a head gets the 408 Node's own headersTimeout would give it.
- */
-function closeSilent (socket: WatchedSocket): void {
-  socket[kFirstHeadTimer] = null
-  if (socket.bytesRead === 0 || !socket.writable) socket.destroy()
-  else writeRawError(socket, 408)
-}
-
 /** A request refused before routing: the contract's JSON error, and the connection closed. */
 function refuse (res: ServerResponse, problem: HeadProblem): void {
   const requestId = randomUUID()
@@ -215,11 +199,17 @@ function refuse (res: ServerResponse, problem: HeadProblem): void {
  * JSON error and close: the connection's framing can no longer be trusted.
  */
 function onClientError (err: Error & { code?: string }, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  // A TLS handshake that failed or timed out has no channel to answer on: an HTTP reply
+  // would wait for a handshake that never comes, holding the connection open.
+  if (err.code === 'ECONNRESET' || !socket.writable || isTlsFailure(err)) {
     socket.destroy()
     return
   }
   writeRawError(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400)
+}
+
+function isTlsFailure (err: Error & { code?: string }): boolean {
+  return (err.code !== undefined && /^ERR_(TLS|SSL)_/.test(err.code)) || 'library' in err
 }
 
 /** The contract's JSON error written straight to a socket whose request never parsed. */
@@ -229,4 +219,7 @@ function writeRawError (socket: Duplex, status: number): void {
     : status === 408 ? 'the request was not received in time' : 'malformed request'
   const body = JSON.stringify({ error: { status, code: 'BAD_REQUEST', message, requestId: null } })
   socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+  // The listener's sockets allow half-open connections: after end() the socket would stay
+  // open until the client closes its side, which a hostile client never does.
+  socket.once('finish', () => socket.destroy())
 }

@@ -5,7 +5,7 @@
  * chose. reply-from has no per-call dispatcher option; the attempt travels with the request
  * headers under a symbol key, which undici's header serialisation never sees.
  */
-import { Dispatcher, Pool, Agent, buildConnector } from 'undici'
+import { Dispatcher, Pool, Agent, buildConnector, errors as undiciErrors } from 'undici'
 import type { CompiledUpstream } from '../config/compile.js'
 import type { Target, TargetAddress } from './target.js'
 import type { UpstreamAttempt } from './attempt.js'
@@ -68,8 +68,7 @@ export function createTargetPool (target: Target, upstream: CompiledUpstream, ev
         events.onConnection(target, socket)
       }
       ;(callback as (err: Error | null, socket: import('node:net').Socket | null) => void)(err, socket)
-      // undici has attached its parser to the socket by now.
-      if (err === null && socket != null) skipUnsolicitedContinue(socket)
+      if (err === null && socket != null) prepareSocket(socket)
     })
   }
   return new Pool(originOf(address, tls !== null), {
@@ -108,8 +107,31 @@ export function createTransparentAgent (connectMs: number, keepAliveMs: number):
   const connect: buildConnector.connector = (options, callback) => {
     baseConnect(options, (err: Error | null, socket: import('node:net').Socket | null) => {
       ;(callback as (err: Error | null, socket: import('node:net').Socket | null) => void)(err, socket)
-      if (err === null && socket != null) skipUnsolicitedContinue(socket)
+      if (err === null && socket != null) prepareSocket(socket)
     })
   }
   return new Agent({ connect, keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs })
+}
+
+/** Called with each new upstream socket once undici has attached its parser to it. */
+function prepareSocket (socket: import('node:net').Socket): void {
+  skipUnsolicitedContinue(socket)
+  closeAbortedForGood(socket)
+}
+
+/**
+ * An attempt that times out aborts its request, and undici then destroys the connection
+ * with an "informational" error. undici 7 takes that error to mean the request at the head
+ * of the connection may be sent again: the aborted request goes back to pending, and the
+ * pool opens a fresh connection for it before noticing it was aborted — one wasted
+ * connection per timeout, to an upstream that is already too slow, and the pool opens yet
+ * another for the next request meanwhile. The abort's error is turned into a socket error
+ * here, so undici drops the aborted request with its connection instead.
+ */
+function closeAbortedForGood (socket: import('node:net').Socket): void {
+  const destroy = socket.destroy
+  socket.destroy = function (this: import('node:net').Socket, err?: Error) {
+    const aborted = err instanceof undiciErrors.InformationalError && err.message === 'aborted'
+    return destroy.call(this, aborted ? new undiciErrors.SocketError('aborted by the gateway') : err)
+  }
 }

@@ -1,0 +1,148 @@
+/**
+ * What an upstream may answer, tried with raw upstream sockets: bodiless responses that
+ * carry Content-Length, informational responses nobody asked for, statuses outside HTTP,
+ * trailers, slow answers; and what the client is (not) told when it fails.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import type { Socket } from 'node:net'
+import { request } from 'undici'
+import { startOrigin, startRawOrigin } from '../helpers/origin.js'
+import { startGateway } from '../helpers/gateway.js'
+import { client, rawExchange, type ErrorBody } from '../helpers/client.js'
+
+/** An upstream that answers every request on a connection with `answer`, keeping it alive. */
+async function scriptedOrigin (t: import('node:test').TestContext, answer: (head: string) => string) {
+  const sockets: Socket[] = []
+  const origin = await startRawOrigin(t, (socket) => {
+    sockets.push(socket)
+    let pending = ''
+    socket.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('latin1')
+      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+        const head = pending.slice(0, end)
+        pending = pending.slice(end + 4)
+        socket.write(answer(head))
+      }
+    })
+  })
+  return { ...origin, sockets }
+}
+
+test('304, 204 and HEAD responses with Content-Length pass through unchanged', async (t) => {
+  const up = await scriptedOrigin(t, (head) => {
+    if (head.startsWith('GET /304')) return 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 1234\r\n\r\n'
+    if (head.startsWith('GET /204')) return 'HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n'
+    return 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4321\r\n\r\n'
+  })
+  const gw = await startGateway(t, { upstreams: { up: { targets: [up.address] } }, routes: [{ name: 'r', upstream: 'up' }] })
+  const notModified = await rawExchange(gw.port, 'GET /304 HTTP/1.1\r\nHost: x\r\nIf-None-Match: "v1"\r\nConnection: close\r\n\r\n')
+  assert.match(notModified.data, /^HTTP\/1\.1 304 /)
+  assert.match(notModified.data, /^content-length: 1234\r$/mi)
+  assert.match(notModified.data, /^etag: "v1"\r$/mi)
+  const noContent = await rawExchange(gw.port, 'GET /204 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  assert.match(noContent.data, /^HTTP\/1\.1 204 /)
+  const head = await rawExchange(gw.port, 'HEAD /file HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  assert.match(head.data, /^HTTP\/1\.1 200 /)
+  assert.match(head.data, /^content-length: 4321\r$/mi)
+  assert.ok(head.data.endsWith('\r\n\r\n'), 'a HEAD response has no body')
+})
+
+test('an unsolicited 100 Continue, and other 1xx, before the real response are skipped', async (t) => {
+  const up = await scriptedOrigin(t, (head) => {
+    const early = head.startsWith('POST') ? 'HTTP/1.1 100 Continue\r\n\r\n' : 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n'
+    return `${early}HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal`
+  })
+  const gw = await startGateway(t, { upstreams: { up: { targets: [up.address] } }, routes: [{ name: 'r', upstream: 'up' }] })
+  const send = client(t)
+  for (let i = 0; i < 3; i++) {
+    const posted = await send(`${gw.url}/upload`, { method: 'POST', body: 'payload' })
+    assert.equal(posted.status, 200)
+    assert.equal(posted.text, 'final')
+    const got = await send(`${gw.url}/page`)
+    assert.equal(got.status, 200)
+    assert.equal(got.text, 'final')
+    assert.equal(got.headers.link, undefined, 'the 103\'s headers are not merged into the response')
+  }
+  assert.equal(up.sockets.length, 1, 'the upstream connection survives the 1xx responses and is reused')
+})
+
+test('a status of 600 or more answers 502 at once and closes the upstream connection', async (t) => {
+  const up = await scriptedOrigin(t, () => 'HTTP/1.1 600 Strange\r\nContent-Length: 5\r\n\r\nhello')
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [up.address], timeouts: { response: '10s' }, retries: { attempts: 0 } } },
+    routes: [{ name: 'r', upstream: 'up' }]
+  })
+  const started = performance.now()
+  const res = await client(t)(`${gw.url}/`)
+  const elapsed = performance.now() - started
+  assert.equal(res.status, 502)
+  assert.equal(res.json<ErrorBody>().error.code, 'UPSTREAM_UNAVAILABLE')
+  assert.ok(elapsed < 1000, `answered after ${elapsed.toFixed(0)} ms`)
+  const socket = up.sockets[0] as Socket
+  if (!socket.destroyed) await once(socket, 'close')
+  assert.equal(gw.gateway.liveUpstreams.get('up')?.targets[0]?.inflight, 0)
+})
+
+test('response trailers reach a client that sent TE: trailers, and only such a client', async (t) => {
+  const up = await startOrigin(t, 'up', {
+    handler: (req, res) => {
+      res.setHeader('trailer', 'x-checksum')
+      res.setHeader('x-saw-te', String(req.headers.te))
+      res.write('part one;')
+      res.addTrailers({ 'x-checksum': 'abc123' })
+      res.end('part two')
+    }
+  })
+  const gw = await startGateway(t, { upstreams: { up: { targets: [up.address] } }, routes: [{ name: 'r', upstream: 'up' }] })
+  const asked = await rawExchange(gw.port, 'GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n')
+  assert.match(asked.data, /^transfer-encoding: chunked\r$/mi)
+  assert.match(asked.data, /^x-saw-te: trailers\r$/mi)
+  assert.match(asked.data, /^trailer: x-checksum\r$/mi)
+  assert.match(asked.data, /\r\n0\r\nx-checksum: abc123\r\n\r\n$/i)
+  const plain = await rawExchange(gw.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  assert.match(plain.data, /part one;\r\n8\r\npart two\r\n0\r\n\r\n$/)
+  assert.doesNotMatch(plain.data, /x-checksum/i)
+})
+
+test('an error body says what failed in general terms; the details go to the log with the request id', async (t) => {
+  const lines: Record<string, unknown>[] = []
+  const refusing = await startRawOrigin(t, (socket) => { socket.resetAndDestroy() })
+  const gw = await startGateway(t, {
+    upstreams: { secret: { targets: [refusing.address], retries: { attempts: 0 } } },
+    routes: [{ name: 'r', upstream: 'secret' }]
+  }, { logLevel: 'warn', logTo: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) })
+  const res = await client(t)(`${gw.url}/`)
+  assert.equal(res.status, 502)
+  const body = res.json<ErrorBody>()
+  assert.equal(body.error.code, 'UPSTREAM_UNAVAILABLE')
+  assert.doesNotMatch(res.text, new RegExp(`127\\.0\\.0\\.1|${refusing.port}|secret|ECONN|UND_ERR`), res.text)
+  const logged = lines.find(l => l.requestId === body.error.requestId && typeof l.detail === 'string')
+  assert.ok(logged !== undefined, 'no log line carries the failure\'s detail and request id')
+  assert.match(String(logged.detail), new RegExp(`secret.*127\\.0\\.0\\.1:${refusing.port}`))
+})
+
+test('a timed-out connection is closed at once, and each timed-out try costs one connection at most', async (t) => {
+  const requests = 20
+  let closed = 0
+  let allClosed!: () => void
+  const everyConnectionClosed = new Promise<void>(resolve => { allClosed = resolve })
+  const silent = await startRawOrigin(t, (socket) => {
+    socket.resume()
+    socket.on('close', () => { if (++closed === requests) allClosed() })
+  })
+  const gw = await startGateway(t, {
+    upstreams: { slow: { targets: [silent.address], timeouts: { response: '100ms' }, retries: { attempts: 0 } } },
+    routes: [{ name: 'r', upstream: 'slow' }]
+  })
+  const send = client(t)
+  for (let i = 0; i < requests; i++) assert.equal((await send(`${gw.url}/`)).status, 504)
+  // The last timed-out connection closes without waiting for anything else to happen.
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`only ${closed} of ${requests} timed-out connections were closed within 1 s`)), 1000)
+  })
+  await Promise.race([everyConnectionClosed, late]).finally(() => clearTimeout(timer))
+  assert.equal(silent.connections, requests, `${silent.connections} connections for ${requests} timed-out tries`)
+})
