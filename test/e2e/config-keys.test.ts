@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { startOrigin, closedPort } from '../helpers/origin.js'
+import { startOrigin } from '../helpers/origin.js'
+import { refusedPort } from '../helpers/ports.js'
 import { makePki } from '../helpers/certs.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client } from '../helpers/client.js'
@@ -31,7 +32,7 @@ test('pool.connections caps the connections to a target', async (t) => {
 test('a route\'s retries and timeouts override its upstream\'s', async (t) => {
   const slow = await startOrigin(t, 'slow', { handler: (_req, res) => { setTimeout(() => res.end('late'), 600).unref() } })
   const live = await startOrigin(t, 'live')
-  const dead = await closedPort()
+  const dead = await refusedPort(t)
   const gw = await startGateway(t, {
     upstreams: {
       pair: { targets: [`127.0.0.1:${dead}`, live.address], retries: { attempts: 0 } },

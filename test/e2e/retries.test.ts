@@ -2,14 +2,15 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { request, Agent } from 'undici'
-import { startOrigin, closedPort } from '../helpers/origin.js'
+import { startOrigin } from '../helpers/origin.js'
+import { refusedPort, refusedPorts } from '../helpers/ports.js'
 import { startChildOrigin } from '../helpers/child-origin.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, type ErrorBody } from '../helpers/client.js'
 
 test('a refused connection is retried on the next target', async (t) => {
   const live = await startOrigin(t, 'live')
-  const dead = await closedPort()
+  const dead = await refusedPort(t)
   const gw = await startGateway(t, {
     upstreams: { pair: { targets: [`127.0.0.1:${dead}`, live.address] } },
     routes: [{ name: 'r', upstream: 'pair' }]
@@ -50,7 +51,7 @@ test('when every try answers a retried status, the last answer is passed on', as
 
 test('methods outside retries.methods are not retried', async (t) => {
   const live = await startOrigin(t, 'live')
-  const dead = await closedPort()
+  const dead = await refusedPort(t)
   const gw = await startGateway(t, {
     upstreams: { pair: { targets: [`127.0.0.1:${dead}`, live.address] } },
     routes: [{ name: 'r', upstream: 'pair' }]
@@ -63,7 +64,7 @@ test('methods outside retries.methods are not retried', async (t) => {
 
 test('a retried request with a body sends the whole body to the next target', async (t) => {
   const live = await startOrigin(t, 'live', { handler: (_req, res, body) => res.end(`got ${body}`) })
-  const dead = await closedPort()
+  const dead = await refusedPort(t)
   const gw = await startGateway(t, {
     upstreams: { pair: { targets: [`127.0.0.1:${dead}`, live.address] } },
     routes: [{ name: 'r', upstream: 'pair' }]
@@ -75,7 +76,7 @@ test('a retried request with a body sends the whole body to the next target', as
 })
 
 test('retries stop after retries.attempts extra tries', async (t) => {
-  const ports = await Promise.all([closedPort(), closedPort(), closedPort()])
+  const ports = await refusedPorts(t, 3)
   const live = await startOrigin(t, 'live')
   const gw = await startGateway(t, {
     upstreams: { many: { targets: [...ports.map(p => `127.0.0.1:${p}`), live.address], retries: { attempts: 1 } } },

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startOrigin, startRawOrigin, closedPort } from '../helpers/origin.js'
+import { startOrigin, startRawOrigin } from '../helpers/origin.js'
+import { refusedPort } from '../helpers/ports.js'
 import { startBlackhole } from '../helpers/blackhole.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, type ErrorBody } from '../helpers/client.js'
@@ -39,7 +40,7 @@ test('a response slower than timeouts.response answers 504 UPSTREAM_TIMEOUT', as
 })
 
 test('a refused connection answers 502 UPSTREAM_UNAVAILABLE with the contract body', async (t) => {
-  const port = await closedPort()
+  const port = await refusedPort(t)
   const gw = await startGateway(t, { upstreams: { gone: { targets: [`127.0.0.1:${port}`] } }, routes: [{ name: 'r', upstream: 'gone' }] })
   const res = await client(t)(`${gw.url}/`)
   assert.equal(res.status, 502)
@@ -104,7 +105,7 @@ test('a client that aborts cancels the upstream request', async (t) => {
 
 test('the gateway keeps serving after every kind of upstream failure', async (t) => {
   const ok = await startOrigin(t, 'ok')
-  const port = await closedPort()
+  const port = await refusedPort(t)
   const gw = await startGateway(t, {
     upstreams: { ok: { targets: [ok.address] }, gone: { targets: [`127.0.0.1:${port}`] } },
     routes: [{ name: 'gone', match: { path: '/gone' }, upstream: 'gone' }, { name: 'ok', upstream: 'ok' }]
