@@ -1,12 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
 import { request, Agent } from 'undici'
 import { startOrigin } from '../helpers/origin.js'
 import { refusedPort, refusedPorts } from '../helpers/ports.js'
 import { startChildOrigin } from '../helpers/child-origin.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, type ErrorBody } from '../helpers/client.js'
+import { within } from '../helpers/deadline.js'
 
 test('a refused connection is retried on the next target', async (t) => {
   const live = await startOrigin(t, 'live')
@@ -87,8 +87,10 @@ test('retries stop after retries.attempts extra tries', async (t) => {
   assert.equal(live.received.length, 0)
 })
 
-test('200 concurrent GETs while one of two targets is SIGKILLed get no 5xx', async (t) => {
-  const doomed = await startChildOrigin(t, 'doomed', 20)
+test('200 concurrent GETs while one of two targets is SIGKILLed with requests in flight get no 5xx', async (t) => {
+  // The doomed target holds every request it gets (it would answer after a minute): the ones
+  // it has when it is killed were sent and not answered, and must be retried elsewhere.
+  const doomed = await startChildOrigin(t, 'doomed', 60_000)
   const survivor = await startChildOrigin(t, 'survivor', 20)
   const gw = await startGateway(t, {
     upstreams: { pair: { targets: [doomed.address, survivor.address], retries: { attempts: 2 } } },
@@ -96,18 +98,21 @@ test('200 concurrent GETs while one of two targets is SIGKILLed get no 5xx', asy
   })
   const agent = new Agent({ connections: 200 })
   t.after(() => agent.close())
-  const statuses: number[] = []
+  const answers: { status: number, body: string }[] = []
   const send = async (): Promise<void> => {
     const res = await request(`${gw.url}/`, { dispatcher: agent })
-    await res.body.text()
-    statuses.push(res.statusCode)
+    answers.push({ status: res.statusCode, body: await res.body.text() })
   }
-  const wave = Array.from({ length: 200 }, send)
+  const wave = Promise.all(Array.from({ length: 200 }, send))
+  await doomed.waitForRequests(20)
+  const inFlight = doomed.requests()
   doomed.process.kill('SIGKILL')
-  await once(doomed.process, 'exit')
-  await Promise.all(wave)
-  const after = Array.from({ length: 100 }, send)
-  await Promise.all(after)
-  assert.equal(statuses.length, 300)
-  assert.deepEqual(statuses.filter(s => s >= 500), [], 'some requests failed')
+  const exit = await within(doomed.exited, 5000, 'the doomed target did not die')
+  assert.equal(exit.signal, 'SIGKILL')
+  await within(wave, 30_000, 'the requests in flight on the killed target were not all answered')
+  await within(Promise.all(Array.from({ length: 100 }, send)), 30_000, 'the requests sent after the kill were not all answered')
+  assert.equal(answers.length, 300)
+  assert.deepEqual(answers.filter(a => a.status >= 500), [], 'some requests failed')
+  assert.deepEqual(answers.filter(a => a.body !== 'Response from SURVIVOR'), [], 'an answer came from elsewhere than the survivor')
+  assert.ok(inFlight >= 20, `only ${inFlight} requests were in flight on the doomed target when it was killed`)
 })
