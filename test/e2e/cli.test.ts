@@ -133,7 +133,7 @@ test('SIGINT exits at once, even with a request in flight', async (t) => {
   cli.child.kill('SIGINT')
   await cli.exited
   assert.ok(performance.now() - sent < 1000, 'SIGINT did not exit at once')
-  assert.ok((await pending) instanceof Error)
+  assert.ok((await pending) instanceof Error, 'the request in flight was answered although the gateway exited')
 })
 
 test('--daemon detaches, logs to the log file, and stop ends it', async (t) => {
@@ -146,7 +146,7 @@ test('--daemon detaches, logs to the log file, and stop ends it', async (t) => {
   assert.equal(result.status, 0, `${result.stdout}${result.stderr}`)
   const pid = Number(readFileSync(pidFile, 'utf8'))
   t.after(() => { if (isRunning(pid)) process.kill(pid, 'SIGKILL') })
-  assert.ok(isRunning(pid))
+  assert.ok(isRunning(pid), `the daemon (pid ${pid}) is not running`)
   const logText = readFileSync(logFile, 'utf8')
   const listening = logText.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as { msg: string, address?: string }).find(l => l.msg === 'listening')
   assert.ok(listening?.address !== undefined, `the log file has no listening line:\n${logText}`)
@@ -209,7 +209,7 @@ test('server.daemon, server.pidFile and server.logFile in the config do what the
   assert.equal(result.status, 0, `${result.stdout}${result.stderr}`)
   const pid = Number(readFileSync(pidFile, 'utf8'))
   t.after(() => { if (isRunning(pid)) process.kill(pid, 'SIGKILL') })
-  assert.ok(isRunning(pid))
+  assert.ok(isRunning(pid), `the daemon (pid ${pid}) is not running`)
   assert.match(readFileSync(logFile, 'utf8'), /"msg":"listening"/)
   assert.equal(runCli(['stop', '--pid-file', pidFile]).status, 0)
   assert.equal(isRunning(pid), false)

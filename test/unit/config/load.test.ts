@@ -61,9 +61,9 @@ test('YAML, JSON and a defineGateway module compile to the same config', async (
 
 test('the compiled config is frozen', () => {
   const { compiled } = loadConfigObject({ upstreams: { a: { targets: ['127.0.0.1:1'] } }, routes: [{ name: 'r', upstream: 'a' }] })
-  assert.ok(Object.isFrozen(compiled))
-  assert.ok(Object.isFrozen(compiled.routes[0]))
-  assert.ok(Object.isFrozen(compiled.source))
+  assert.ok(Object.isFrozen(compiled), 'the compiled config is not frozen')
+  assert.ok(Object.isFrozen(compiled.routes[0]), 'a compiled route is not frozen')
+  assert.ok(Object.isFrozen(compiled.source), 'the config source is not frozen')
   assert.throws(() => { (compiled.server as { accessLog: boolean }).accessLog = false }, TypeError)
 })
 

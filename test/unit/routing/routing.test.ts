@@ -47,20 +47,20 @@ test('the route table returns the first match and the prefix rest', () => {
     { spec: { path: '~ ^/items/(?<id>\\d+)$' }, route: 'item' }
   ])
   const m = table.match('GET', 'x', '/api/v1/users?q=1', {})
-  assert.ok(m !== null && m !== 'bad-path')
+  assert.ok(m !== null && m !== 'bad-path', `GET /api/v1/users matched ${String(m)}`)
   assert.equal(m.route, 'get-api')
   assert.equal(m.rest, 'v1/users')
   assert.equal(m.query, 'q=1')
   const post = table.match('POST', 'x', '/api', {})
-  assert.ok(post !== null && post !== 'bad-path')
+  assert.ok(post !== null && post !== 'bad-path', `POST /api matched ${String(post)}`)
   assert.equal(post.route, 'api')
   assert.equal(post.rest, '')
   assert.equal(table.match('GET', 'x', '/apix', {}), null)
   const wild = table.match('GET', 'Shop.Example.com:8443', '/', {})
-  assert.ok(wild !== null && wild !== 'bad-path' && wild.route === 'wild')
+  assert.ok(wild !== null && wild !== 'bad-path' && wild.route === 'wild', 'Shop.Example.com:8443 did not match *.example.com')
   assert.equal(table.match('GET', 'example.com', '/', {}), null)
   const item = table.match('GET', 'x', '/items/7', {})
-  assert.ok(item !== null && item !== 'bad-path')
+  assert.ok(item !== null && item !== 'bad-path', `/items/7 matched ${String(item)}`)
   assert.deepEqual(item.captures, ['7'])
   assert.deepEqual(item.named, { id: '7' })
   assert.equal(table.match('GET', 'x', '/a%zz', {}), 'bad-path')
@@ -70,7 +70,7 @@ test('host matching handles IPv6 literals and header conditions match exact valu
   const table = new RouteTable([
     { spec: { host: '::1', headers: { 'X-Version': 'v2' } }, route: 'v6' }
   ])
-  assert.ok(table.match('GET', '[::1]:8080', '/', { 'x-version': 'v2' }) !== null)
+  assert.ok(table.match('GET', '[::1]:8080', '/', { 'x-version': 'v2' }) !== null, '[::1]:8080 with x-version v2 matched nothing')
   assert.equal(table.match('GET', '[::1]:8080', '/', { 'x-version': 'v3' }), null)
   assert.equal(table.match('GET', '[::1]:8080', '/', {}), null)
 })
@@ -92,7 +92,7 @@ test('path templates fill {rest}, numbered and named groups; unknown placeholder
 
 test('query rules remove (with globs) and set, keeping other parameters as they were', () => {
   const rewrite = compileQueryRewrite({ remove: ['debug', 'utm_*'], set: { ref: 'tollgate', sort: 'desc' } })
-  assert.ok(rewrite !== null)
+  assert.ok(rewrite !== null, 'query rules compiled to nothing')
   assert.equal(rewrite('q=rust&debug=true&sort=asc&utm_source=x'), 'q=rust&sort=desc&ref=tollgate')
   assert.equal(rewrite(''), 'ref=tollgate&sort=desc')
   assert.equal(rewrite('a=%20b&a=2'), 'a=%20b&a=2&ref=tollgate&sort=desc')
@@ -101,7 +101,7 @@ test('query rules remove (with globs) and set, keeping other parameters as they 
 
 test('header rules copy from the incoming values, then remove, then set', () => {
   const apply = compileHeaderRules({ copy: { Date: 'x-legacy-date' }, remove: ['X-App-Version'], set: { 'X-Content-Type-Options': 'nosniff' } })
-  assert.ok(apply !== null)
+  assert.ok(apply !== null, 'header rules compiled to nothing')
   const headers: HeaderMap = { date: 'd', 'x-app-version': '1' }
   apply(headers)
   assert.deepEqual(headers, { date: 'd', 'x-legacy-date': 'd', 'x-content-type-options': 'nosniff' })
