@@ -7,6 +7,9 @@ import type { TestContext } from 'node:test'
 import { loadConfigFile, loadConfigObject } from '../../../src/config/load.js'
 import { ConfigError } from '../../../src/config/errors.js'
 
+/** src/index.ts, the entry the package exports as `tollgate`. */
+const PUBLIC_ENTRY = new URL('../../../src/index.ts', import.meta.url).href
+
 function folder (t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-load-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -46,7 +49,13 @@ test('YAML, JSON and a defineGateway module compile to the same config', async (
     routes: [{ name: 'blue', match: { path: '/blue/*' }, upstream: 'blue' }]
   }
   writeFileSync(join(dir, 'g.json'), JSON.stringify(object))
-  writeFileSync(join(dir, 'g.config.ts'), `const config: Record<string, unknown> = ${JSON.stringify(object)}\nexport default config\n`)
+  // The module imports defineGateway from the package's public entry and exports what it
+  // returns: if the helper did not hand the config back, the compiled config would differ.
+  writeFileSync(join(dir, 'g.config.ts'), [
+    `import { defineGateway } from ${JSON.stringify(PUBLIC_ENTRY)}`,
+    `export default defineGateway(${JSON.stringify(object)})`,
+    ''
+  ].join('\n'))
   const fromYaml = (await loadConfigFile(join(dir, 'g.yaml'))).compiled
   const fromJson = (await loadConfigFile(join(dir, 'g.json'))).compiled
   const fromTs = (await loadConfigFile(join(dir, 'g.config.ts'))).compiled
