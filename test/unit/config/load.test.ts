@@ -155,3 +155,47 @@ test('contract keys whose features are not built yet are refused as not supporte
   assert.ok(issues.includes('routes[0].rateLimit: is not supported yet'), issues.join('\n'))
   assert.ok(issues.includes('routes[0].colour: unknown key'), issues.join('\n'))
 })
+
+test('a .env beside the config file fills its ${NAME} references; the process environment wins over it', async (t) => {
+  const names = ['TOLLGATE_T_TARGET', 'TOLLGATE_T_PORT', 'TOLLGATE_T_CONNECT'] as const
+  const saved = names.map(name => process.env[name])
+  t.after(() => names.forEach((name, i) => {
+    if (saved[i] === undefined) delete process.env[name]
+    else process.env[name] = saved[i]
+  }))
+  for (const name of names) delete process.env[name]
+  const text = `
+server:
+  listen: [{ host: 127.0.0.1, port: "\${TOLLGATE_T_PORT}" }]
+upstreams:
+  blue:
+    targets: ["\${TOLLGATE_T_TARGET}"]
+    timeouts: { connect: "\${TOLLGATE_T_CONNECT}" }
+routes:
+  - name: blue
+    upstream: blue
+`
+  const withEnv = folder(t)
+  writeFileSync(join(withEnv, 'g.yaml'), text)
+  writeFileSync(join(withEnv, '.env'), 'TOLLGATE_T_TARGET=127.0.0.1:3101\nTOLLGATE_T_PORT=18081\nTOLLGATE_T_CONNECT=150ms\n')
+  const fromFile = (await loadConfigFile(join(withEnv, 'g.yaml'))).compiled
+  assert.deepEqual(fromFile.upstreams.get('blue')?.targets.map(target => target.address.id), ['127.0.0.1:3101'])
+  assert.deepEqual(fromFile.source.server?.listen, [{ host: '127.0.0.1', port: 18081 }])
+  assert.equal(fromFile.upstreams.get('blue')?.timeouts.connectMs, 150)
+
+  process.env.TOLLGATE_T_CONNECT = '250ms'
+  const overridden = (await loadConfigFile(join(withEnv, 'g.yaml'))).compiled
+  assert.equal(overridden.upstreams.get('blue')?.timeouts.connectMs, 250, 'the .env value won over the process environment')
+  assert.deepEqual(overridden.upstreams.get('blue')?.targets.map(target => target.address.id), ['127.0.0.1:3101'])
+
+  // The same file without a .env beside it: the names are set nowhere else.
+  const without = folder(t)
+  writeFileSync(join(without, 'g.yaml'), text)
+  const issues = await loadConfigFile(join(without, 'g.yaml')).then(
+    () => assert.fail('the config loaded without its .env'),
+    (err: unknown) => { assert.ok(err instanceof ConfigError, String(err)); return err.issues.map(i => `${i.path}: ${i.message}`) })
+  assert.deepEqual(issues.filter(issue => issue.includes('is not set')).sort(), [
+    'server.listen[0].port: environment variable TOLLGATE_T_PORT is not set',
+    'upstreams.blue.targets[0]: environment variable TOLLGATE_T_TARGET is not set'
+  ])
+})
