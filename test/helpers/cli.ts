@@ -9,8 +9,9 @@ import { ChildLines, endChild, type ChildExit } from './child.js'
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
 
-export function runCli (args: string[], options: { input?: string, cwd?: string } = {}): { status: number | null, stdout: string, stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { input: options.input ?? '', encoding: 'utf8', cwd: options.cwd, timeout: 60_000 })
+/** `env`: the whole environment of the command (default: this process's). */
+export function runCli (args: string[], options: { input?: string, cwd?: string, env?: NodeJS.ProcessEnv } = {}): { status: number | null, stdout: string, stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, ...args], { input: options.input ?? '', encoding: 'utf8', cwd: options.cwd, env: options.env, timeout: 60_000 })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
