@@ -1,7 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { request, Agent } from 'undici'
-import { startOrigin } from '../helpers/origin.js'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { once } from 'node:events'
+import { startOrigin, startRawOrigin } from '../helpers/origin.js'
 import { refusedPort, refusedPorts } from '../helpers/ports.js'
 import { startChildOrigin } from '../helpers/child-origin.js'
 import { startGateway } from '../helpers/gateway.js'
@@ -73,6 +75,62 @@ test('a retried request with a body sends the whole body to the next target', as
   const res = await client(t)(`${gw.url}/`, { method: 'PUT', body: payload })
   assert.equal(res.status, 200)
   assert.equal(res.text, `got ${payload}`)
+})
+
+test('a PUT is retried only while no byte of its body has gone upstream', async (t) => {
+  // Both upstreams would retry a PUT on their backup; only the first try differs.
+  const live = await startOrigin(t, 'live', { handler: (req, res, body) => res.end(`${req.method} got ${body}`) })
+  let bodyReachedTarget!: () => void
+  const bodyReached = new Promise<void>(resolve => { bodyReachedTarget = resolve })
+  const breaking = await startRawOrigin(t, (socket) => {
+    let seen = ''
+    socket.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('latin1')
+      const head = seen.indexOf('\r\n\r\n')
+      if (head < 0 || !seen.slice(head).includes('first-part;')) return
+      // The head and the first part of the body are here: fail the exchange.
+      socket.resetAndDestroy()
+      bodyReachedTarget()
+    })
+  })
+  const dead = await refusedPort(t)
+  const gw = await startGateway(t, {
+    upstreams: {
+      started: { targets: [breaking.address], backup: [live.address], retries: { attempts: 1 } },
+      refused: { targets: [`127.0.0.1:${dead}`], backup: [live.address], retries: { attempts: 1 } }
+    },
+    routes: [
+      { name: 'started', match: { path: '/started' }, upstream: 'started' },
+      { name: 'refused', match: { path: '/refused' }, upstream: 'refused' }
+    ]
+  })
+  // A streamed PUT whose first part reaches the target before the rest is sent.
+  const put = async (path: string, beforeRest: () => Promise<void>): Promise<{ status: number, body: string }> => {
+    const req = httpRequest(`${gw.url}${path}`, { method: 'PUT', agent: false, headers: { 'content-type': 'text/plain' } })
+    t.after(() => req.destroy())
+    const answered = new Promise<IncomingMessage>((resolve, reject) => { req.on('response', resolve); req.on('error', reject) })
+    req.write('first-part;')
+    await beforeRest()
+    req.end('second-part')
+    const res = await within(answered, 5000, `PUT ${path} was not answered`)
+    res.setEncoding('utf8')
+    let body = ''
+    res.on('data', (chunk: string) => { body += chunk })
+    await within(once(res, 'end'), 5000, `the answer to PUT ${path} did not end`)
+    return { status: res.statusCode ?? 0, body }
+  }
+
+  const started = await put('/started', async () => {
+    await within(bodyReached, 5000, 'the first part of the body never reached the target')
+  })
+  assert.equal(started.status, 502, `a PUT whose body had begun upstream was answered ${started.status}: ${started.body}`)
+  assert.equal((JSON.parse(started.body) as ErrorBody).error.code, 'UPSTREAM_UNAVAILABLE')
+  assert.deepEqual(live.received, [], 'the PUT was retried on the backup after part of its body had gone to the first target')
+
+  const refused = await put('/refused', async () => undefined)
+  assert.equal(refused.status, 200, refused.body)
+  assert.equal(refused.body, 'PUT got first-part;second-part', 'the retried PUT did not carry its whole body')
+  assert.equal(live.received.length, 1)
 })
 
 test('retries stop after retries.attempts extra tries', async (t) => {
