@@ -3,8 +3,11 @@
  * once, with the child's exit status and stderr, when the child ends before printing what
  * is awaited, and fails after a deadline when it prints something else or nothing.
  */
-import type { ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import type { Readable } from 'node:stream'
+import type { TestContext } from 'node:test'
 
 export interface ChildExit {
   readonly code: number | null
@@ -133,4 +136,84 @@ export async function endChild (out: ChildLines, ask: () => void, graceMs = 5000
     child.kill('SIGKILL')
     await out.exited
   }
+}
+
+export interface FinishedRun {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const LEFTOVER_GRACE_MS = 5000
+
+/**
+ * True while a process of process group `pgid` runs. Zombies do not count: they have ended,
+ * and wait only for whoever adopted them (after their parent exited) to collect them.
+ */
+function groupAlive (pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false
+    throw err
+  }
+  if (!existsSync('/proc/self/stat')) return true
+  return readdirSync('/proc').some(name => {
+    if (!/^\d+$/.test(name)) return false
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      return false
+    }
+    // pid (comm) state ppid pgrp …; comm may contain spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(pgrp) === pgid && state !== 'Z'
+  })
+}
+
+/**
+ * Runs a command to its end in a process group of its own, collecting its output. Fails
+ * when it runs past `timeoutMs` (the group is then killed), and when any process it started
+ * is still there after it exited (those are killed too). After the test, whatever is left
+ * of the group is killed, by the group's id.
+ */
+export async function runToEnd (t: TestContext, command: string, args: readonly string[],
+  options: { cwd?: string, env?: NodeJS.ProcessEnv, timeoutMs: number }): Promise<FinishedRun> {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const pgid = child.pid
+  if (pgid === undefined) {
+    const [err] = await once(child, 'error') as [Error]
+    throw new Error(`${command} could not be run: ${err.message}`)
+  }
+  // Once the group is known to be gone its id may be reused: only an unfinished run is killed.
+  let finished = false
+  t.after(() => { if (!finished && groupAlive(pgid)) process.kill(-pgid, 'SIGKILL') })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>(resolve => { timer = setTimeout(() => resolve('late'), options.timeoutMs) })
+  const outcome = await Promise.race([closed, late])
+  clearTimeout(timer)
+  const what = [command, ...args].join(' ')
+  finished = true
+  if (outcome === 'late') {
+    if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL')
+    throw new Error(`${what} ran for more than ${options.timeoutMs} ms and was killed\nstdout:\n${stdout}\nstderr:\n${stderr}`)
+  }
+  // A helper a process started may take a moment to notice that its parent has gone; the
+  // kernel gives no event for a process group becoming empty.
+  for (let waited = 0; groupAlive(pgid); waited += 25) {
+    if (waited >= LEFTOVER_GRACE_MS) {
+      process.kill(-pgid, 'SIGKILL')
+      throw new Error(`${what} exited but left processes of its own running for ${LEFTOVER_GRACE_MS} ms (now killed)\nstdout:\n${stdout}\nstderr:\n${stderr}`)
+    }
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+  const [code, signal] = outcome
+  return { code, signal, stdout, stderr }
 }
