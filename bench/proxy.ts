@@ -9,7 +9,8 @@
  * first or from one disturbed run. Not a test: numbers depend on the machine.
  *
  * Options (environment): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50),
- * BENCH_ROUNDS (default 3).
+ * BENCH_ROUNDS (default 3), BENCH_WARMUP (seconds of warm-up before each run, default 2;
+ * 0 for none).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
@@ -23,6 +24,7 @@ import autocannon from 'autocannon'
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const warmup = Number(process.env.BENCH_WARMUP ?? 2)
 const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url))
 const children: ChildProcess[] = []
 
@@ -36,14 +38,29 @@ function pin (pid: number, core: number): void {
   if (pinning) spawnSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' })
 }
 
+/** What `child` prints until `done` accepts it; fails if the child exits first. */
+async function readUntil (child: ChildProcess, name: string, done: (out: string) => boolean): Promise<string> {
+  let out = ''
+  return await new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString()
+      if (!done(out)) return
+      child.stdout?.off('data', onData)
+      child.off('exit', onExit)
+      resolve(out)
+    }
+    const onExit = (code: number | null, signal: string | null): void => {
+      reject(new Error(`${name} exited (code ${String(code)}, signal ${String(signal)}) before it was ready; it printed:\n${out}`))
+    }
+    child.stdout?.on('data', onData)
+    child.once('exit', onExit)
+  })
+}
+
 async function startProcess (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ out: string, pid: number }> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   children.push(child)
-  let out = ''
-  while (!out.includes('\n')) {
-    const [chunk] = await once(child.stdout as NodeJS.ReadableStream, 'data') as [Buffer]
-    out += chunk.toString()
-  }
+  const out = await readUntil(child, args[0] ?? 'a server', text => text.includes('\n'))
   return { out: out.trim(), pid: child.pid as number }
 }
 
@@ -61,7 +78,7 @@ function cpuSeconds (pid: number): number {
  * last one much less.
  */
 async function measure (name: string, url: string, pid: number): Promise<Result> {
-  await autocannon({ url, connections, duration: 2 }) // warm-up: JIT, pools
+  if (warmup > 0) await autocannon({ url, connections, duration: warmup }) // warm-up: JIT, pools
   const cpuBefore = cpuSeconds(pid)
   const r = await autocannon({ url, connections, duration: seconds })
   const cpu = cpuSeconds(pid) - cpuBefore
@@ -113,15 +130,11 @@ routes:
   const gateway = spawn(process.execPath, [cli, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(gateway)
   pin(gateway.pid as number, 0)
-  let log = ''
-  while (!log.includes('"listening"')) {
-    const [chunk] = await once(gateway.stdout as NodeJS.ReadableStream, 'data') as [Buffer]
-    log += chunk.toString()
-  }
+  const log = await readUntil(gateway, 'tollgate', text => text.split('\n').some(l => l.includes('"listening"')))
   const line = log.split('\n').find(l => l.includes('"listening"')) as string
   const tollgate = `${String((JSON.parse(line) as { address: string }).address)}/`
 
-  console.log(`autocannon: ${connections} connections, ${seconds} s per run after a 2 s warm-up, ${rounds} alternating rounds`)
+  console.log(`autocannon: ${connections} connections, ${seconds} s per run after a ${warmup} s warm-up, ${rounds} alternating rounds`)
   console.log(pinning ? 'proxies pinned to core 0; upstream and autocannon on core 1\n' : 'no CPU pinning (one core, or no taskset)\n')
   const proxied: Result[][] = [[], []]
   const direct0 = await measure('upstream directly', direct, upstream.pid)
@@ -139,6 +152,9 @@ routes:
   console.log(`CPU per request, @fastify/http-proxy / tollgate: ${(ref.cpuPerRequest / ours.cpuPerRequest).toFixed(2)} (above 1: tollgate does the same work with less CPU)`)
   console.log(`tollgate / upstream directly:   ${(ours.rps / up.rps).toFixed(2)}`)
 } finally {
+  // Every server ends with the benchmark, collected here so that none outlives it.
+  const exits = children.filter(child => child.exitCode === null && child.signalCode === null).map(child => once(child, 'exit'))
   for (const child of children) child.kill('SIGKILL')
+  await Promise.all(exits)
   rmSync(dir, { recursive: true, force: true })
 }

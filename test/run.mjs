@@ -1,23 +1,28 @@
 // Runs every test file under test/ with Node's test runner. Node 20's --test does not
 // expand globs, and with no file argument it finds no .ts files and exits 0: so the files
-// are listed here, and a run that finds none fails.
+// are listed here, and a run that finds none fails, as does a run with a file that
+// declares no test.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const only = process.argv.slice(2)
-const files = readdirSync(join(root, 'test'), { recursive: true })
+// TOLLGATE_TEST_DIR: look for test files in another folder than test/ (the runner's own
+// tests use it to run files they write).
+const testDir = process.env.TOLLGATE_TEST_DIR === undefined ? join(root, 'test') : resolve(process.env.TOLLGATE_TEST_DIR)
+const files = readdirSync(testDir, { recursive: true })
   .map(String)
   .filter(name => name.endsWith('.test.ts'))
-  .map(name => join('test', name))
+  .map(name => relative(root, join(testDir, name)))
   .filter(name => only.length === 0 || only.some(part => name.includes(part)))
   .sort()
 
 if (files.length === 0) {
-  console.error('no test files found under test/')
+  const matching = only.length === 0 ? '' : ` matching ${only.map(part => JSON.stringify(part)).join(' or ')}`
+  console.error(`no test files found under ${relative(root, testDir)}/${matching}`)
   process.exit(1)
 }
 console.log(`running ${files.length} test files`)
@@ -36,8 +41,10 @@ const tests = count('tests')
 const passed = count('pass')
 const failed = count('fail')
 console.log(`${passed} passed, ${failed} failed`)
-if (!(tests > 0)) {
-  console.error('the test runner ran no test')
-  process.exit(1)
-}
+// A file that declares no test is reported as one passing test named by its path.
+const reported = new Set(summary.split('\n').map(line => /^ok \d+ - (.*)$/.exec(line)?.[1]).filter(name => name !== undefined))
+const empty = files.filter(file => reported.has(resolve(root, file)) || reported.has(file))
+for (const file of empty) console.error(`the test runner ran no test in ${file}`)
+if (!(tests > 0)) console.error('the test runner ran no test')
+if (empty.length > 0 || !(tests > 0)) process.exit(1)
 process.exit(result.status ?? 1)

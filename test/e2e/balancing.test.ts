@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startOrigin, closedPort } from '../helpers/origin.js'
+import { startOrigin } from '../helpers/origin.js'
+import { refusedPort } from '../helpers/ports.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client } from '../helpers/client.js'
 import { once } from 'node:events'
@@ -66,7 +67,7 @@ test('sticky cookie: the first response sets it and every later request with it 
 test('the backup target gets traffic only when no primary can be reached', async (t) => {
   const primary = await startOrigin(t, 'primary')
   const backup = await startOrigin(t, 'backup')
-  const dead = await closedPort()
+  const dead = await refusedPort(t)
   const gw = await startGateway(t, {
     upstreams: {
       alive: { targets: [primary.address], backup: [backup.address] },

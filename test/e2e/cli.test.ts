@@ -39,6 +39,38 @@ test('validate prints config OK and exits 0 for a good file', (t) => {
   assert.equal(result.stdout, 'config OK\n')
 })
 
+test('validate reads the .env beside the config and the one in its working folder; the config\'s and the environment win', (t) => {
+  const configDir = folder(t)
+  const workDir = folder(t)
+  const emptyDir = folder(t)
+  writeFileSync(join(configDir, 'g.yaml'), `
+server: { listen: [{ host: 127.0.0.1, port: "\${TOLLGATE_T_PORT}" }] }
+upstreams: { app: { targets: ["\${TOLLGATE_T_TARGET}"] } }
+routes: [{ name: app, upstream: app }]
+`)
+  writeFileSync(join(configDir, '.env'), 'TOLLGATE_T_TARGET=127.0.0.1:3001\n')
+  // The working folder's .env sets the port, and a target that is no target.
+  writeFileSync(join(workDir, '.env'), 'TOLLGATE_T_PORT=0\nTOLLGATE_T_TARGET=no target here\n')
+  const env = { ...process.env }
+  delete env.TOLLGATE_T_PORT
+  delete env.TOLLGATE_T_TARGET
+  const validate = (cwd: string, extra: NodeJS.ProcessEnv = {}): ReturnType<typeof runCli> =>
+    runCli(['validate', '-c', join(configDir, 'g.yaml')], { cwd, env: { ...env, ...extra } })
+
+  const both = validate(workDir)
+  assert.equal(both.status, 0, `the port from the working folder's .env and the target from the config's: ${both.stdout}${both.stderr}`)
+  assert.equal(both.stdout, 'config OK\n')
+
+  const noWorkEnv = validate(emptyDir)
+  assert.equal(noWorkEnv.status, 1, noWorkEnv.stdout + noWorkEnv.stderr)
+  assert.match(noWorkEnv.stdout, /environment variable TOLLGATE_T_PORT is not set/)
+  assert.doesNotMatch(noWorkEnv.stdout, /TOLLGATE_T_TARGET/)
+
+  const fromEnvironment = validate(workDir, { TOLLGATE_T_TARGET: 'bad host:1' })
+  assert.equal(fromEnvironment.status, 1, 'the .env target won over the environment\'s')
+  assert.match(fromEnvironment.stdout, /upstreams\.app\.targets\[0\]: .*not a valid host/)
+})
+
 test('validate lists every error as path: message and exits 1', (t) => {
   const dir = folder(t)
   writeFileSync(join(dir, 'bad.yaml'), `
@@ -133,7 +165,7 @@ test('SIGINT exits at once, even with a request in flight', async (t) => {
   cli.child.kill('SIGINT')
   await cli.exited
   assert.ok(performance.now() - sent < 1000, 'SIGINT did not exit at once')
-  assert.ok((await pending) instanceof Error)
+  assert.ok((await pending) instanceof Error, 'the request in flight was answered although the gateway exited')
 })
 
 test('--daemon detaches, logs to the log file, and stop ends it', async (t) => {
@@ -146,7 +178,7 @@ test('--daemon detaches, logs to the log file, and stop ends it', async (t) => {
   assert.equal(result.status, 0, `${result.stdout}${result.stderr}`)
   const pid = Number(readFileSync(pidFile, 'utf8'))
   t.after(() => { if (isRunning(pid)) process.kill(pid, 'SIGKILL') })
-  assert.ok(isRunning(pid))
+  assert.ok(isRunning(pid), `the daemon (pid ${pid}) is not running`)
   const logText = readFileSync(logFile, 'utf8')
   const listening = logText.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as { msg: string, address?: string }).find(l => l.msg === 'listening')
   assert.ok(listening?.address !== undefined, `the log file has no listening line:\n${logText}`)
@@ -209,7 +241,7 @@ test('server.daemon, server.pidFile and server.logFile in the config do what the
   assert.equal(result.status, 0, `${result.stdout}${result.stderr}`)
   const pid = Number(readFileSync(pidFile, 'utf8'))
   t.after(() => { if (isRunning(pid)) process.kill(pid, 'SIGKILL') })
-  assert.ok(isRunning(pid))
+  assert.ok(isRunning(pid), `the daemon (pid ${pid}) is not running`)
   assert.match(readFileSync(logFile, 'utf8'), /"msg":"listening"/)
   assert.equal(runCli(['stop', '--pid-file', pidFile]).status, 0)
   assert.equal(isRunning(pid), false)

@@ -1,10 +1,19 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
-import { startOrigin, closedPort } from '../helpers/origin.js'
+import type { TestContext } from 'node:test'
+import type { IncomingMessage } from 'node:http'
+import { startOrigin, type Origin } from '../helpers/origin.js'
+import { within } from '../helpers/deadline.js'
+import { refusedPort } from '../helpers/ports.js'
 import { makePki } from '../helpers/certs.js'
 import { startGateway } from '../helpers/gateway.js'
-import { client } from '../helpers/client.js'
+import { client, type Reply, type ErrorBody } from '../helpers/client.js'
+
+function signal<T> (): { promise: Promise<T>, resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>(r => { resolve = r })
+  return { promise, resolve }
+}
 
 test('tls.verify: false accepts an upstream certificate from an unknown CA', async (t) => {
   const pki = makePki(t, ['localhost'])
@@ -13,25 +22,110 @@ test('tls.verify: false accepts an upstream certificate from an unknown CA', asy
   assert.equal((await client(t)(`${gw.url}/`)).text, 'Response from SECURE')
 })
 
-test('pool.connections caps the connections to a target', async (t) => {
-  let release!: () => void
-  const held = new Promise<void>(resolve => { release = resolve })
-  const up = await startOrigin(t, 'up', { handler: (req, res) => { if (req.url === '/hold') void held.then(() => res.end('held')); else res.end('quick') } })
-  const gw = await startGateway(t, { upstreams: { up: { targets: [up.address], pool: { connections: 1 } } }, routes: [{ name: 'r', upstream: 'up' }] })
+interface PoolRun {
+  /** The gateway and its upstream, with /hold held at the upstream (it has arrived there). */
+  readonly url: string
+  readonly origin: Origin
+  /** Paths in the order they reached the upstream. */
+  readonly arrivals: string[]
+  /** Connections the upstream accepted. */
+  connections (): number
+  /** Resolves when the request for `path` reaches the upstream. */
+  arrived (path: string): Promise<void>
+  /** Resolves when the gateway hands the request for `path` to the target's pool. */
+  dispatched (path: string): Promise<void>
+  release (): void
+  readonly held: Promise<Reply>
+  readonly get: (url: string) => Promise<Reply>
+}
+
+/**
+ * An upstream that holds /hold until released, behind a gateway with `pool` on it; route
+ * /impatient/* waits at most 300 ms for a connection. Returns once /hold is held upstream.
+ */
+async function holdOneRequest (t: TestContext, pool: { connections?: number }): Promise<PoolRun> {
+  const release = signal<void>()
+  const arrivals: string[] = []
+  const arrivedAt = new Map<string, ReturnType<typeof signal<void>>>()
+  const dispatchedAt = new Map<string, ReturnType<typeof signal<void>>>()
+  const at = (map: Map<string, ReturnType<typeof signal<void>>>, path: string): ReturnType<typeof signal<void>> => {
+    let s = map.get(path)
+    if (s === undefined) { s = signal<void>(); map.set(path, s) }
+    return s
+  }
+  const origin = await startOrigin(t, 'up', {
+    handler: (req, res) => {
+      if (req.url === '/hold') void release.promise.then(() => res.end('held'))
+      else res.end(req.url)
+    }
+  })
+  origin.server.on('request', (req: IncomingMessage) => {
+    arrivals.push(req.url ?? '')
+    at(arrivedAt, req.url ?? '').resolve()
+  })
+  let accepted = 0
+  origin.server.on('connection', () => { accepted++ })
+  const hooks = { upstreamRequest: (request: { url: string }) => { at(dispatchedAt, request.url).resolve() } }
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [origin.address], pool, retries: { attempts: 0 } } },
+    routes: [
+      { name: 'impatient', match: { path: '/impatient/*' }, upstream: 'up', timeouts: { connect: '300ms' }, hooks },
+      { name: 'patient', upstream: 'up', hooks }
+    ]
+  })
   const get = client(t)
-  const first = get(`${gw.url}/hold`)
-  await once(up.server, 'request')
-  const second = get(`${gw.url}/quick`)
-  release()
-  assert.equal((await first).text, 'held')
-  assert.equal((await second).text, 'quick')
-  assert.equal(up.received[0]?.remotePort, up.received[1]?.remotePort, 'a second connection was opened')
+  const held = get(`${gw.url}/hold`)
+  t.after(() => release.resolve())
+  await within(at(arrivedAt, '/hold').promise, 5000, '/hold never reached the upstream')
+  return {
+    url: gw.url,
+    origin,
+    arrivals,
+    connections: () => accepted,
+    arrived: async (path) => { await at(arrivedAt, path).promise },
+    dispatched: async (path) => { await at(dispatchedAt, path).promise },
+    release: () => release.resolve(),
+    held,
+    get
+  }
+}
+
+test('pool.connections caps the connections to a target', async (t) => {
+  const run = await holdOneRequest(t, { connections: 1 })
+  const second = run.get(`${run.url}/second`)
+  await within(run.dispatched('/second'), 5000, 'the gateway never sent /second to the target\'s pool')
+  // A request sent after /second that may wait only 300 ms for a connection gets none: the
+  // one connection is busy with /hold, and no second one is opened for /second or for it.
+  const impatient = await run.get(`${run.url}/impatient/probe`)
+  assert.equal(impatient.status, 504, `the impatient request got a connection: ${impatient.text}`)
+  assert.match(impatient.json<ErrorBody>().error.message, /accept a connection/)
+  assert.deepEqual(run.arrivals, ['/hold'], 'a request reached the upstream while its only connection was busy')
+  run.release()
+  assert.equal((await within(run.held, 5000, '/hold was not answered once released')).text, 'held')
+  assert.equal((await within(second, 5000, '/second was not answered once /hold was')).text, '/second')
+  assert.deepEqual(run.arrivals, ['/hold', '/second'])
+  assert.equal(run.origin.received[0]?.remotePort, run.origin.received[1]?.remotePort, '/second came on another connection')
+  assert.equal(run.connections(), 1)
 })
+
+for (const pool of [{ connections: 2 }, {}]) {
+  test(`with pool ${JSON.stringify(pool)} a second request reaches the target while the first is held`, async (t) => {
+    const run = await holdOneRequest(t, pool)
+    const second = run.get(`${run.url}/second`)
+    await within(run.arrived('/second'), 5000, '/second did not reach the upstream while /hold was held')
+    assert.deepEqual(run.arrivals, ['/hold', '/second'])
+    assert.equal((await within(second, 5000, '/second was not answered')).text, '/second')
+    run.release()
+    assert.equal((await within(run.held, 5000, '/hold was not answered once released')).text, 'held')
+    assert.notEqual(run.origin.received[0]?.remotePort, run.origin.received[1]?.remotePort)
+    assert.equal(run.connections(), 2)
+  })
+}
 
 test('a route\'s retries and timeouts override its upstream\'s', async (t) => {
   const slow = await startOrigin(t, 'slow', { handler: (_req, res) => { setTimeout(() => res.end('late'), 600).unref() } })
   const live = await startOrigin(t, 'live')
-  const dead = await closedPort()
+  const dead = await refusedPort(t)
   const gw = await startGateway(t, {
     upstreams: {
       pair: { targets: [`127.0.0.1:${dead}`, live.address], retries: { attempts: 0 } },

@@ -3,6 +3,16 @@ import assert from 'node:assert/strict'
 import { startOrigin } from '../helpers/origin.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, rawExchange } from '../helpers/client.js'
+import { within } from '../helpers/deadline.js'
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { once } from 'node:events'
+
+function deferred<T> (): { promise: Promise<T>, resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>(r => { resolve = r })
+  return { promise, resolve }
+}
 
 test('request headers are set and removed, response headers set, removed and copied', async (t) => {
   const up = await startOrigin(t, 'up', {
@@ -85,16 +95,69 @@ test('hop-by-hop headers are stripped in both directions', async (t) => {
 })
 
 test('request and response bodies stream through without being buffered', async (t) => {
+  // Each side sends its second part only once the other end has received the first: a
+  // gateway that waited for a whole body before passing it on would never deliver it.
+  const upstreamGotFirst = deferred<string>()
+  const clientGotFirst = deferred<string>()
+  const upstreamBody = deferred<string>()
+  const up = createServer((req, res) => {
+    let body = ''
+    req.setEncoding('utf8')
+    req.on('data', (chunk: string) => {
+      if (body === '') upstreamGotFirst.resolve(chunk)
+      body += chunk
+    })
+    req.on('end', () => {
+      upstreamBody.resolve(body)
+      res.setHeader('content-type', 'application/octet-stream')
+      res.write('response-part-1;')
+      within(clientGotFirst.promise, 5000, 'the client never got the first part of the response')
+        .then(() => res.end('response-part-2'), (err: Error) => res.destroy(err))
+    })
+  })
+  up.listen(0, '127.0.0.1')
+  await once(up, 'listening')
+  t.after(() => { up.closeAllConnections(); up.close() })
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [`127.0.0.1:${(up.address() as AddressInfo).port}`] } },
+    routes: [{ name: 'r', upstream: 'up' }]
+  })
+
+  const req = httpRequest(`${gw.url}/upload`, { method: 'POST', agent: false, headers: { 'content-type': 'application/x-weird' } })
+  t.after(() => req.destroy())
+  const response = new Promise<IncomingMessage>((resolve, reject) => { req.on('response', resolve); req.on('error', reject) })
+  req.write('request-part-1;')
+  assert.equal(await within(upstreamGotFirst.promise, 5000, 'the upstream never got the first part of the request body before the rest was sent'),
+    'request-part-1;')
+  req.end('request-part-2')
+  assert.equal(await within(upstreamBody.promise, 5000, 'the request body never ended upstream'), 'request-part-1;request-part-2')
+
+  const res = await within(response, 5000, 'the response did not begin while the upstream held back the end of it')
+  assert.equal(res.statusCode, 200)
+  assert.equal(res.headers['content-length'], undefined, 'a streamed response cannot have a length')
+  res.setEncoding('utf8')
+  let received = ''
+  res.on('data', (chunk: string) => {
+    if (received === '') clientGotFirst.resolve(chunk)
+    received += chunk
+  })
+  assert.equal(await within(clientGotFirst.promise, 5000, 'the client never got the first part of the response before the rest was sent'),
+    'response-part-1;')
+  await within(once(res, 'end'), 5000, 'the response never ended')
+  assert.equal(received, 'response-part-1;response-part-2')
+})
+
+test('a 4 MB request body reaches the upstream whole', async (t) => {
+  const big = Buffer.alloc(4 * 1024 * 1024, 97)
   const up = await startOrigin(t, 'up', {
     handler: (req, res, body) => {
       res.setHeader('content-type', 'application/octet-stream')
-      res.end(`${req.method} ${body.length}`)
+      res.end(`${req.method} ${body.length} ${body === big.toString() ? 'intact' : 'altered'}`)
     }
   })
   const gw = await startGateway(t, { upstreams: { up: { targets: [up.address] } }, routes: [{ name: 'r', upstream: 'up' }] })
-  const big = Buffer.alloc(4 * 1024 * 1024, 97)
   const res = await client(t)(`${gw.url}/upload`, { method: 'POST', body: big, headers: { 'content-type': 'application/x-weird' } })
-  assert.equal(res.text, `POST ${big.length}`)
+  assert.equal(res.text, `POST ${big.length} intact`)
 })
 
 test('a slow chunked response reaches the client chunk by chunk', async (t) => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startOrigin, closedPort } from '../helpers/origin.js'
+import { startOrigin } from '../helpers/origin.js'
+import { refusedPort } from '../helpers/ports.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, type ErrorBody } from '../helpers/client.js'
 import { defineRoute, errors } from '../../src/index.js'
@@ -79,7 +80,7 @@ test('onRequest may answer early, and a thrown gateway error becomes the JSON er
 })
 
 test('onError may replace the error reply, or leave the contract error in place', async (t) => {
-  const port = await closedPort()
+  const port = await refusedPort(t)
   const gw = await startGateway(t, {
     upstreams: { gone: { targets: [`127.0.0.1:${port}`] } },
     routes: [

@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { request, Agent } from 'undici'
-import { startOrigin, closedPort } from '../helpers/origin.js'
+import { startOrigin } from '../helpers/origin.js'
+import { reservedPorts } from '../helpers/ports.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client } from '../helpers/client.js'
 import { ConfigError } from '../../src/config/errors.js'
@@ -102,7 +103,7 @@ test('10 reloads in a row under continuous load cause zero failed requests', asy
 test('a reload opens added listeners and drains removed ones, without a restart', async (t) => {
   const blue = await startOrigin(t, 'blue')
   const gw = await startGateway(t, configFor([blue.address], 'one', 0))
-  const second = await closedPort()
+  const [second] = await reservedPorts(t, 1) as [number]
   const both: GatewayConfig = configFor([blue.address], 'two', gw.port)
   both.server = { ...both.server, listen: [{ host: '127.0.0.1', port: gw.port }, { host: '127.0.0.1', port: second }] }
   await gw.gateway.apply(both as Record<string, unknown>)

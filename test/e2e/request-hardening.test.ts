@@ -301,7 +301,7 @@ test('an Upgrade no route accepts gets 400 and the connection closes; requests p
   const h2c = await rawExchange(gw.port, 'GET /h HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n')
   assert.equal(statusOf(h2c.data), 200)
   assert.match(h2c.data, /^connection: close/mi)
-  assert.ok(h2c.closedByServer)
+  assert.ok(h2c.closedByServer, 'the connection stayed open after an h2c upgrade request')
   assert.equal(up.received[0]?.url, '/h')
   assert.equal(up.received[0]?.headers.upgrade, undefined)
 })

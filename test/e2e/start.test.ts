@@ -2,21 +2,19 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { once } from 'node:events'
 import { request } from 'undici'
-import { closedPort } from '../helpers/origin.js'
+import { reservedPorts } from '../helpers/ports.js'
+import { ChildLines, endChild } from '../helpers/child.js'
+import { within } from '../helpers/deadline.js'
 
 test('npm start serves the example upstreams through the example config and the TypeScript route', async (t) => {
   const demo = fileURLToPath(new URL('../../dist/examples/demo.js', import.meta.url))
-  const env = { ...process.env, PORT: '0', BLUE_PORT: String(await closedPort()), GREEN_PORT: String(await closedPort()) }
-  const child = spawn(process.execPath, [demo], { env, stdio: ['ignore', 'pipe', 'inherit'] })
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  let log = ''
-  while (!log.includes('"msg":"listening"')) {
-    const [chunk] = await once(child.stdout, 'data') as [Buffer]
-    log += chunk.toString()
-  }
-  const line = log.split('\n').find(l => l.includes('"msg":"listening"')) as string
+  const [bluePort, greenPort] = await reservedPorts(t, 2)
+  const env = { ...process.env, PORT: '0', BLUE_PORT: String(bluePort), GREEN_PORT: String(greenPort) }
+  const child = spawn(process.execPath, [demo], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const out = new ChildLines(child, 'npm start')
+  t.after(async () => { await endChild(out, () => child.kill('SIGKILL')) })
+  const line = await out.waitFor(l => l.includes('"msg":"listening"'), 'its listening line')
   const base = (JSON.parse(line) as { address: string }).address
   const text = async (path: string): Promise<string> => await (await request(`${base}${path}`)).body.text()
   assert.match(await text('/blue/'), /^Response from BLUE/)
@@ -24,6 +22,6 @@ test('npm start serves the example upstreams through the example config and the 
   assert.deepEqual(JSON.parse(await text('/hello/')).hello, 'from a TypeScript route')
   assert.match(await text('/nowhere'), /"code":"ROUTE_NOT_FOUND"/)
   child.kill('SIGTERM')
-  const [code] = await once(child, 'exit') as [number]
-  assert.equal(code, 0)
+  const exit = await within(out.exited, 10_000, 'npm start did not exit after SIGTERM')
+  assert.equal(exit.code, 0, out.stderr)
 })

@@ -1,9 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startOrigin, startRawOrigin, closedPort } from '../helpers/origin.js'
+import { startOrigin, startRawOrigin } from '../helpers/origin.js'
+import { refusedPort } from '../helpers/ports.js'
 import { startBlackhole } from '../helpers/blackhole.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, type ErrorBody } from '../helpers/client.js'
+import { within } from '../helpers/deadline.js'
 import { request } from 'undici'
 import { once } from 'node:events'
 
@@ -39,7 +41,7 @@ test('a response slower than timeouts.response answers 504 UPSTREAM_TIMEOUT', as
 })
 
 test('a refused connection answers 502 UPSTREAM_UNAVAILABLE with the contract body', async (t) => {
-  const port = await closedPort()
+  const port = await refusedPort(t)
   const gw = await startGateway(t, { upstreams: { gone: { targets: [`127.0.0.1:${port}`] } }, routes: [{ name: 'r', upstream: 'gone' }] })
   const res = await client(t)(`${gw.url}/`)
   assert.equal(res.status, 502)
@@ -85,26 +87,26 @@ test('a client that aborts cancels the upstream request', async (t) => {
   let upstreamClosed!: () => void
   const closed = new Promise<void>(resolve => { upstreamClosed = resolve })
   const slow = await startOrigin(t, 'slow', {
-    handler: (req, res) => {
+    handler: (_req, res) => {
       res.on('close', () => upstreamClosed())
-      setTimeout(() => res.end('late'), 10_000).unref()
-      void req
+      // Answered only if nothing cancels it first, long after every deadline below.
+      setTimeout(() => res.end('late'), 30_000).unref()
     }
   })
   const gw = await startGateway(t, { upstreams: { slow: { targets: [slow.address] } }, routes: [{ name: 'r', upstream: 'slow' }] })
   const controller = new AbortController()
   const pending = request(`${gw.url}/`, { signal: controller.signal })
-  await once(slow.server, 'request')
+  await within(once(slow.server, 'request'), 5000, 'the request never reached the upstream')
   controller.abort()
-  await assert.rejects(pending)
-  await closed
+  await within(assert.rejects(pending), 5000, 'the aborted client request did not end')
+  await within(closed, 5000, 'the upstream request was not cancelled after the client aborted')
   const upstream = gw.gateway.liveUpstreams.get('slow')
   assert.equal(upstream?.targets[0]?.inflight, 0)
 })
 
 test('the gateway keeps serving after every kind of upstream failure', async (t) => {
   const ok = await startOrigin(t, 'ok')
-  const port = await closedPort()
+  const port = await refusedPort(t)
   const gw = await startGateway(t, {
     upstreams: { ok: { targets: [ok.address] }, gone: { targets: [`127.0.0.1:${port}`] } },
     routes: [{ name: 'gone', match: { path: '/gone' }, upstream: 'gone' }, { name: 'ok', upstream: 'ok' }]

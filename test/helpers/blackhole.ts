@@ -5,14 +5,15 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
-import { once } from 'node:events'
+import { ChildLines, endChild } from './child.js'
 
 export async function startBlackhole (t: TestContext): Promise<{ port: number, address: string }> {
   const script = fileURLToPath(new URL('./blackhole.py', import.meta.url))
-  const child = spawn('python3', [script], { stdio: ['pipe', 'pipe', 'inherit'] })
-  t.after(() => { child.stdin.end(); child.kill() })
-  const [line] = await once(child.stdout, 'data') as [Buffer]
-  const port = Number(line.toString().trim())
-  if (!Number.isInteger(port) || port <= 0) throw new Error(`blackhole helper printed ${line.toString()}`)
+  const child = spawn('python3', [script], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const out = new ChildLines(child, 'blackhole.py')
+  t.after(async () => { await endChild(out, () => child.stdin.end()) })
+  const line = await out.waitFor(() => true, 'its port', 10_000)
+  const port = Number(line.trim())
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`blackhole helper printed ${line}`)
   return { port, address: `127.0.0.1:${port}` }
 }

@@ -4,59 +4,49 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { once } from 'node:events'
 import type { TestContext } from 'node:test'
+import { ChildLines, endChild, type ChildExit } from './child.js'
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
 
-export function runCli (args: string[], options: { input?: string, cwd?: string } = {}): { status: number | null, stdout: string, stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { input: options.input ?? '', encoding: 'utf8', cwd: options.cwd, timeout: 60_000 })
+/** `env`: the whole environment of the command (default: this process's). */
+export function runCli (args: string[], options: { input?: string, cwd?: string, env?: NodeJS.ProcessEnv } = {}): { status: number | null, stdout: string, stderr: string } {
+  const result = spawnSync(process.execPath, [CLI, ...args], { input: options.input ?? '', encoding: 'utf8', cwd: options.cwd, env: options.env, timeout: 60_000 })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
 export interface RunningCli {
   readonly child: ChildProcess
-  /** Resolves with the first log line that `match` accepts. */
-  waitForLog (match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>
+  /**
+   * Resolves with the first log line that `match` accepts; fails as soon as the gateway
+   * exits without printing it, or after `timeoutMs`.
+   */
+  waitForLog (match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>
   readonly lines: Record<string, unknown>[]
-  readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  readonly exited: Promise<ChildExit>
 }
 
 export function startCli (t: TestContext, args: string[], options: { cwd?: string } = {}): RunningCli {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd })
+  const out = new ChildLines(child, `tollgate ${args.join(' ')}`)
   const lines: Record<string, unknown>[] = []
-  const waiters: { match: (l: Record<string, unknown>) => boolean, resolve: (l: Record<string, unknown>) => void }[] = []
-  let buffer = ''
-  let stderr = ''
-  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString()
-    let nl = buffer.indexOf('\n')
-    while (nl >= 0) {
-      const text = buffer.slice(0, nl)
-      buffer = buffer.slice(nl + 1)
-      nl = buffer.indexOf('\n')
-      let line: Record<string, unknown>
-      try { line = JSON.parse(text) as Record<string, unknown> } catch { continue }
-      lines.push(line)
-      for (const w of [...waiters]) {
-        if (w.match(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line) }
-      }
+  const parse = (text: string): Record<string, unknown> | null => {
+    try {
+      const value = JSON.parse(text) as unknown
+      return value !== null && typeof value === 'object' ? value as Record<string, unknown> : null
+    } catch {
+      return null
     }
-  })
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }))
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  }
+  out.onLine(text => { const line = parse(text); if (line !== null) lines.push(line) })
+  t.after(async () => { await endChild(out, () => child.kill('SIGKILL')) })
   return {
     child,
     lines,
-    exited,
-    waitForLog: async (match) => {
-      const found = lines.find(match)
-      if (found !== undefined) return found
-      return await new Promise((resolve, reject) => {
-        waiters.push({ match, resolve })
-        void exited.then(({ code }) => reject(new Error(`the gateway exited (code ${String(code)}) before the log line came:\n${stderr}`)))
-      })
+    exited: out.exited,
+    waitForLog: async (match, timeoutMs = 30_000) => {
+      const text = await out.waitFor(l => { const line = parse(l); return line !== null && match(line) }, 'the awaited log line', timeoutMs)
+      return parse(text) as Record<string, unknown>
     }
   }
 }

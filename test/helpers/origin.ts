@@ -103,13 +103,3 @@ export async function startRawOrigin (t: TestContext, onConnection: (socket: Soc
   })
   return state
 }
-
-/** A port nothing listens on: connections to it are refused at once. */
-export async function closedPort (): Promise<number> {
-  const server = createNetServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const port = (server.address() as AddressInfo).port
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  return port
-}

@@ -7,6 +7,9 @@ import type { TestContext } from 'node:test'
 import { loadConfigFile, loadConfigObject } from '../../../src/config/load.js'
 import { ConfigError } from '../../../src/config/errors.js'
 
+/** src/index.ts, the entry the package exports as `tollgate`. */
+const PUBLIC_ENTRY = new URL('../../../src/index.ts', import.meta.url).href
+
 function folder (t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-load-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -46,7 +49,13 @@ test('YAML, JSON and a defineGateway module compile to the same config', async (
     routes: [{ name: 'blue', match: { path: '/blue/*' }, upstream: 'blue' }]
   }
   writeFileSync(join(dir, 'g.json'), JSON.stringify(object))
-  writeFileSync(join(dir, 'g.config.ts'), `const config: Record<string, unknown> = ${JSON.stringify(object)}\nexport default config\n`)
+  // The module imports defineGateway from the package's public entry and exports what it
+  // returns: if the helper did not hand the config back, the compiled config would differ.
+  writeFileSync(join(dir, 'g.config.ts'), [
+    `import { defineGateway } from ${JSON.stringify(PUBLIC_ENTRY)}`,
+    `export default defineGateway(${JSON.stringify(object)})`,
+    ''
+  ].join('\n'))
   const fromYaml = (await loadConfigFile(join(dir, 'g.yaml'))).compiled
   const fromJson = (await loadConfigFile(join(dir, 'g.json'))).compiled
   const fromTs = (await loadConfigFile(join(dir, 'g.config.ts'))).compiled
@@ -61,9 +70,9 @@ test('YAML, JSON and a defineGateway module compile to the same config', async (
 
 test('the compiled config is frozen', () => {
   const { compiled } = loadConfigObject({ upstreams: { a: { targets: ['127.0.0.1:1'] } }, routes: [{ name: 'r', upstream: 'a' }] })
-  assert.ok(Object.isFrozen(compiled))
-  assert.ok(Object.isFrozen(compiled.routes[0]))
-  assert.ok(Object.isFrozen(compiled.source))
+  assert.ok(Object.isFrozen(compiled), 'the compiled config is not frozen')
+  assert.ok(Object.isFrozen(compiled.routes[0]), 'a compiled route is not frozen')
+  assert.ok(Object.isFrozen(compiled.source), 'the config source is not frozen')
   assert.throws(() => { (compiled.server as { accessLog: boolean }).accessLog = false }, TypeError)
 })
 
@@ -145,4 +154,48 @@ test('contract keys whose features are not built yet are refused as not supporte
   assert.ok(issues.includes('upstreams.a.healthCheck: is not supported yet'), issues.join('\n'))
   assert.ok(issues.includes('routes[0].rateLimit: is not supported yet'), issues.join('\n'))
   assert.ok(issues.includes('routes[0].colour: unknown key'), issues.join('\n'))
+})
+
+test('a .env beside the config file fills its ${NAME} references; the process environment wins over it', async (t) => {
+  const names = ['TOLLGATE_T_TARGET', 'TOLLGATE_T_PORT', 'TOLLGATE_T_CONNECT'] as const
+  const saved = names.map(name => process.env[name])
+  t.after(() => names.forEach((name, i) => {
+    if (saved[i] === undefined) delete process.env[name]
+    else process.env[name] = saved[i]
+  }))
+  for (const name of names) delete process.env[name]
+  const text = `
+server:
+  listen: [{ host: 127.0.0.1, port: "\${TOLLGATE_T_PORT}" }]
+upstreams:
+  blue:
+    targets: ["\${TOLLGATE_T_TARGET}"]
+    timeouts: { connect: "\${TOLLGATE_T_CONNECT}" }
+routes:
+  - name: blue
+    upstream: blue
+`
+  const withEnv = folder(t)
+  writeFileSync(join(withEnv, 'g.yaml'), text)
+  writeFileSync(join(withEnv, '.env'), 'TOLLGATE_T_TARGET=127.0.0.1:3101\nTOLLGATE_T_PORT=18081\nTOLLGATE_T_CONNECT=150ms\n')
+  const fromFile = (await loadConfigFile(join(withEnv, 'g.yaml'))).compiled
+  assert.deepEqual(fromFile.upstreams.get('blue')?.targets.map(target => target.address.id), ['127.0.0.1:3101'])
+  assert.deepEqual(fromFile.source.server?.listen, [{ host: '127.0.0.1', port: 18081 }])
+  assert.equal(fromFile.upstreams.get('blue')?.timeouts.connectMs, 150)
+
+  process.env.TOLLGATE_T_CONNECT = '250ms'
+  const overridden = (await loadConfigFile(join(withEnv, 'g.yaml'))).compiled
+  assert.equal(overridden.upstreams.get('blue')?.timeouts.connectMs, 250, 'the .env value won over the process environment')
+  assert.deepEqual(overridden.upstreams.get('blue')?.targets.map(target => target.address.id), ['127.0.0.1:3101'])
+
+  // The same file without a .env beside it: the names are set nowhere else.
+  const without = folder(t)
+  writeFileSync(join(without, 'g.yaml'), text)
+  const issues = await loadConfigFile(join(without, 'g.yaml')).then(
+    () => assert.fail('the config loaded without its .env'),
+    (err: unknown) => { assert.ok(err instanceof ConfigError, String(err)); return err.issues.map(i => `${i.path}: ${i.message}`) })
+  assert.deepEqual(issues.filter(issue => issue.includes('is not set')).sort(), [
+    'server.listen[0].port: environment variable TOLLGATE_T_PORT is not set',
+    'upstreams.blue.targets[0]: environment variable TOLLGATE_T_TARGET is not set'
+  ])
 })

@@ -63,20 +63,20 @@ test('the route table returns the first match and the prefix rest', () => {
     { spec: { path: '~ ^/items/(?<id>\\d+)$' }, route: 'item' }
   ])
   const m = table.match('GET', 'x', '/api/v1/users?q=1', {})
-  assert.ok(m !== null && m !== 'bad-path')
+  assert.ok(m !== null && m !== 'bad-path', `GET /api/v1/users matched ${String(m)}`)
   assert.equal(m.route, 'get-api')
   assert.equal(m.rest, 'v1/users')
   assert.equal(m.query, 'q=1')
   const post = table.match('POST', 'x', '/api', {})
-  assert.ok(post !== null && post !== 'bad-path')
+  assert.ok(post !== null && post !== 'bad-path', `POST /api matched ${String(post)}`)
   assert.equal(post.route, 'api')
   assert.equal(post.rest, '')
   assert.equal(table.match('GET', 'x', '/apix', {}), null)
   const wild = table.match('GET', 'Shop.Example.com:8443', '/', {})
-  assert.ok(wild !== null && wild !== 'bad-path' && wild.route === 'wild')
+  assert.ok(wild !== null && wild !== 'bad-path' && wild.route === 'wild', 'Shop.Example.com:8443 did not match *.example.com')
   assert.equal(table.match('GET', 'example.com', '/', {}), null)
   const item = table.match('GET', 'x', '/items/7', {})
-  assert.ok(item !== null && item !== 'bad-path')
+  assert.ok(item !== null && item !== 'bad-path', `/items/7 matched ${String(item)}`)
   assert.deepEqual(item.captures, ['7'])
   assert.deepEqual(item.named, { id: '7' })
   assert.equal(table.match('GET', 'x', '/a%zz', {}), 'bad-path')
@@ -86,10 +86,10 @@ test('a match carries the target as routed: normalised path, raw query; the same
   const table = new RouteTable([{ spec: { path: '/admin/*' }, route: 'admin' }])
   const url = '/admin/x?q=%61'
   const plain = table.match('GET', 'x', url, {})
-  assert.ok(plain !== null && plain !== 'bad-path')
+  assert.ok(plain !== null && plain !== 'bad-path', 'a plain path did not match')
   assert.equal(plain.url, url)
   const encoded = table.match('GET', 'x', '/%61dmin//x?q=%61', {})
-  assert.ok(encoded !== null && encoded !== 'bad-path')
+  assert.ok(encoded !== null && encoded !== 'bad-path', 'an encoded path did not match')
   assert.equal(encoded.route, 'admin')
   assert.equal(encoded.url, '/admin/x?q=%61', 'the query is left as it was')
 })
@@ -98,11 +98,11 @@ test('a host route matches whatever the case, port or one trailing dot of the Ho
   const table = new RouteTable([{ spec: { host: 'admin.example.com' }, route: 'admin' }, { spec: {}, route: 'rest' }])
   for (const host of ['admin.example.com', 'ADMIN.Example.com', 'admin.example.com.', 'admin.example.com:80', 'admin.example.com.:8080']) {
     const m = table.match('GET', host, '/', {})
-    assert.ok(m !== null && m !== 'bad-path')
+    assert.ok(m !== null && m !== 'bad-path', `${host} matched nothing`)
     assert.equal(m.route, 'admin', host)
   }
   const twoDots = table.match('GET', 'admin.example.com..', '/', {})
-  assert.ok(twoDots !== null && twoDots !== 'bad-path' && twoDots.route === 'rest')
+  assert.ok(twoDots !== null && twoDots !== 'bad-path' && twoDots.route === 'rest', 'two trailing dots are not the same name')
 })
 
 test('TRACE matches only a route that lists it in methods', () => {
@@ -117,7 +117,7 @@ test('host matching handles IPv6 literals and header conditions match exact valu
   const table = new RouteTable([
     { spec: { host: '::1', headers: { 'X-Version': 'v2' } }, route: 'v6' }
   ])
-  assert.ok(table.match('GET', '[::1]:8080', '/', { 'x-version': 'v2' }) !== null)
+  assert.ok(table.match('GET', '[::1]:8080', '/', { 'x-version': 'v2' }) !== null, '[::1]:8080 with x-version v2 matched nothing')
   assert.equal(table.match('GET', '[::1]:8080', '/', { 'x-version': 'v3' }), null)
   assert.equal(table.match('GET', '[::1]:8080', '/', {}), null)
 })
@@ -139,7 +139,7 @@ test('path templates fill {rest}, numbered and named groups; unknown placeholder
 
 test('query rules remove (with globs) and set, keeping other parameters as they were', () => {
   const rewrite = compileQueryRewrite({ remove: ['debug', 'utm_*'], set: { ref: 'tollgate', sort: 'desc' } })
-  assert.ok(rewrite !== null)
+  assert.ok(rewrite !== null, 'query rules compiled to nothing')
   assert.equal(rewrite('q=rust&debug=true&sort=asc&utm_source=x'), 'q=rust&sort=desc&ref=tollgate')
   assert.equal(rewrite(''), 'ref=tollgate&sort=desc')
   assert.equal(rewrite('a=%20b&a=2'), 'a=%20b&a=2&ref=tollgate&sort=desc')
@@ -148,7 +148,7 @@ test('query rules remove (with globs) and set, keeping other parameters as they 
 
 test('header rules copy from the incoming values, then remove, then set', () => {
   const rules = compileHeaderRules({ copy: { Date: 'x-legacy-date' }, remove: ['X-App-Version'], set: { 'X-Content-Type-Options': 'nosniff' } })
-  assert.ok(rules !== null)
+  assert.ok(rules !== null, 'header rules compiled to nothing')
   const headers: HeaderMap = { date: 'd', 'x-app-version': '1' }
   rules.apply(headers)
   assert.deepEqual(headers, { date: 'd', 'x-legacy-date': 'd', 'x-content-type-options': 'nosniff' })

@@ -5,9 +5,11 @@ import type { BalancerInput, HashKey } from '../../../../src/upstream/balancer/i
 import { ConsistentHash } from '../../../../src/upstream/balancer/consistent-hash.js'
 import { drain, input, target } from './fixtures.js'
 
-function first (ring: ConsistentHash, request: BalancerInput): Target | undefined {
+/** The ring's first choice for `request`; a ring that picks nothing fails the test here. */
+function first (ring: ConsistentHash, request: BalancerInput): Target {
   const r = ring.pick(request).next()
-  return r.done === true ? undefined : r.value
+  assert.ok(r.done !== true, `the ring picked no target for ${JSON.stringify(request)}`)
+  return r.value
 }
 
 function fourTargets (): Target[] {
@@ -35,7 +37,7 @@ test('rings built from the same targets map keys alike, whatever the targets\' o
 test('keys spread over 4 targets, each getting between 15% and 35% of 10 000', () => {
   const targets = fourTargets()
   const ring = new ConsistentHash(targets, { from: 'path' })
-  const counts = new Map<Target | undefined, number>()
+  const counts = new Map<Target, number>()
   for (let i = 0; i < 10_000; i++) {
     const t = first(ring, input({ path: `/item/${i}` }))
     counts.set(t, (counts.get(t) ?? 0) + 1)
@@ -102,6 +104,7 @@ test('the first fallback is the key\'s target once that one is down', () => {
   for (let i = 0; i < 50; i++) {
     const key = input({ path: `/p/${i}` })
     const order = drain(ring.pick(key))
+    assert.equal(order.length, 4)
     order[0]!.healthy = false
     assert.equal(first(ring, key), order[1])
     order[0]!.healthy = true
@@ -112,10 +115,10 @@ test('a backup is chosen first only when no primary is available', () => {
   const [p, q, backup] = [target(1), target(2), target(9, 1, true)]
   const ring = new ConsistentHash([p, q, backup], { from: 'path' })
   const keys = Array.from({ length: 50 }, (_, i) => input({ path: `/p/${i}` }))
-  assert.ok(keys.every(k => first(ring, k) !== backup))
+  assert.ok(keys.every(k => first(ring, k) !== backup), 'the backup was chosen while primaries were available')
   p.enabled = false
   q.healthy = false
-  assert.ok(keys.every(k => first(ring, k) === backup))
+  assert.ok(keys.every(k => first(ring, k) === backup), 'the backup was not chosen with no primary available')
 })
 
 test('nothing is yielded when nothing is available', () => {
@@ -161,8 +164,8 @@ test('key url: path and query map like the string path?query would', () => {
   const url = new ConsistentHash(fourTargets(), { from: 'url' })
   const path = new ConsistentHash(fourTargets(), { from: 'path' })
   for (let i = 0; i < 200; i++) {
-    assert.equal(first(url, input({ path: `/p/${i}`, query: `q=${i}` }))?.id, first(path, input({ path: `/p/${i}?q=${i}` }))?.id)
-    assert.equal(first(url, input({ path: `/p/${i}` }))?.id, first(path, input({ path: `/p/${i}` }))?.id)
+    assert.equal(first(url, input({ path: `/p/${i}`, query: `q=${i}` })).id, first(path, input({ path: `/p/${i}?q=${i}` })).id)
+    assert.equal(first(url, input({ path: `/p/${i}` })).id, first(path, input({ path: `/p/${i}` })).id)
   }
 })
 

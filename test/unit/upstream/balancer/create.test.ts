@@ -23,7 +23,7 @@ const CLASSES = {
 
 for (const [kind, Class] of Object.entries(CLASSES) as [BalancerKind, (typeof CLASSES)[BalancerKind]][]) {
   test(`${kind} builds a ${Class.name}`, () => {
-    assert.ok(createBalancer(options(kind), [target(1)]) instanceof Class)
+    assert.ok(createBalancer(options(kind), [target(1)]) instanceof Class, `${kind} did not build a ${Class.name}`)
   })
 
   test(`${kind}: a full iteration yields each available primary once, then each available backup`, () => {

@@ -34,7 +34,7 @@ test('a disabled or unhealthy target is never picked', () => {
   const random = new WeightedRandom([a, b, c])
   a.enabled = false
   b.healthy = false
-  assert.ok(firsts(random, 1_000).every(t => t === c))
+  assert.ok(firsts(random, 1_000).every(t => t === c), 'a disabled or unhealthy target was picked')
 })
 
 test('a full iteration yields each available primary once, then the backups', () => {
@@ -52,9 +52,9 @@ test('a full iteration yields each available primary once, then the backups', ()
 test('a backup is chosen first only when no primary is available', () => {
   const [p, backup] = [target(1), target(9, 1, true)]
   const random = new WeightedRandom([p, backup])
-  assert.ok(firsts(random, 100).every(t => t === p))
+  assert.ok(firsts(random, 100).every(t => t === p), 'the backup was chosen while the primary was available')
   p.healthy = false
-  assert.ok(firsts(random, 100).every(t => t === backup))
+  assert.ok(firsts(random, 100).every(t => t === backup), 'the backup was not chosen with no primary available')
 })
 
 test('nothing is yielded when nothing is available', () => {

@@ -74,9 +74,9 @@ test('a full iteration yields each available primary once, then the backups', ()
 test('a backup is chosen first only when no primary is available', () => {
   const [p, q, backup] = [target(1), target(2), target(9, 1, true)]
   const rr = new SmoothWeightedRoundRobin([p, q, backup])
-  assert.ok(!firsts(rr, 4).includes(backup))
+  assert.ok(!firsts(rr, 4).includes(backup), 'the backup was chosen while both primaries were available')
   p.enabled = false
-  assert.ok(!firsts(rr, 4).includes(backup))
+  assert.ok(!firsts(rr, 4).includes(backup), 'the backup was chosen while one primary was available')
   q.healthy = false
   assert.deepEqual(firsts(rr, 2), [backup, backup])
 })

@@ -119,7 +119,7 @@ test('tokens are the same for the same target id in another balancer, and hide t
   assert.equal(stickyToken(target(3001)), stickyToken(target(3001)))
   assert.notEqual(stickyToken(target(3001)), stickyToken(target(3002)))
   assert.match(stickyToken(target(3001)), /^[0-9a-z]{1,7}$/)
-  assert.ok(!stickyToken(target(3001)).includes('3001'))
+  assert.ok(!stickyToken(target(3001)).includes('3001'), 'the token shows the target\'s port')
   const request = input({ headers: { cookie: `tg=${stickyToken(target(3002))}` } })
   const elsewhere = [target(3001), target(3002)]
   assert.equal(first(new StickyCookie(elsewhere, 'tg', HOUR), request), elsewhere[1])

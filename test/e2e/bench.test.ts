@@ -1,0 +1,27 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { fileURLToPath } from 'node:url'
+import { runToEnd } from '../helpers/child.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+test('npm run bench still runs: a one-second round measures both proxies and prints their ratio', async (t) => {
+  const env = { ...process.env, BENCH_SECONDS: '1', BENCH_ROUNDS: '1', BENCH_WARMUP: '0', BENCH_CONNECTIONS: '10' }
+  // Every process the benchmark starts is in its group: the run fails if one outlives it.
+  const run = await runToEnd(t, 'npm', ['run', '--silent', 'bench'], { cwd: ROOT, env, timeoutMs: 30_000 })
+  const output = `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`
+  assert.equal(run.code, 0, output)
+  assert.match(run.stdout, /^autocannon: 10 connections, 1 s per run after a 0 s warm-up, 1 alternating rounds$/m, output)
+  assert.match(run.stdout, /^tollgate \/ @fastify\/http-proxy: \d+\.\d\d \(requests\/s\), p99 [\d.]+ vs [\d.]+ ms$/m, output)
+  const row = (name: string): string[] => {
+    const line = run.stdout.split('\n').find(l => l.startsWith(`| ${name} |`))
+    assert.ok(line !== undefined, `no result row for ${name}\n${output}`)
+    return line.split('|').slice(1, -1).map(cell => cell.trim())
+  }
+  for (const name of ['upstream directly', '@fastify/http-proxy', 'tollgate']) {
+    const [, rps, , , errors, non2xx] = row(name)
+    assert.ok(Number(rps) > 0, `${name} served no request\n${output}`)
+    assert.equal(errors, '0', `${name} had errors\n${output}`)
+    assert.equal(non2xx, '0', `${name} answered non-2xx\n${output}`)
+  }
+})
