@@ -11,7 +11,8 @@ let compiled: ValidateFunction<GatewayFileConfig> | undefined
 
 function validator (): ValidateFunction<GatewayFileConfig> {
   if (compiled === undefined) {
-    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
+    // verbose: errors carry their schema (`parentSchema`), where `errorMessage` is read.
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
     // `errorMessage` annotates a schema with the sentence to show when it fails as a whole.
     ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' })
     compiled = ajv.compile<GatewayFileConfig>(GatewayConfigSchema)
