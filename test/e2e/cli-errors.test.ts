@@ -1,0 +1,25 @@
+// How `tollgate validate` and `tollgate start` end on a config they cannot use, or a
+// gateway that cannot start: `path: message` lines or one plain line, exit 1, no stack.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { runCli } from '../helpers/cli.js'
+
+function folder (t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-errors-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+const UPSTREAM = 'upstreams: { a: { targets: ["127.0.0.1:1"] } }\n'
+
+test('validate refuses a route regex that may backtrack exponentially, at its path', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), `${UPSTREAM}routes:\n  - { name: r, upstream: a, match: { path: "~ ^/p/([a-z0-9]+-?)*$" } }\n  - { name: s, upstream: a, match: { path: "~ ^/x/(\\\\d+)$" } }\n`)
+  const result = runCli(['validate', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.equal(result.stdout, 'routes[0].match.path: the regex "^/p/([a-z0-9]+-?)*$" may take exponential time on some paths (nested quantifiers); rewrite it without a repeated group that itself repeats\n')
+})
