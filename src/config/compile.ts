@@ -8,9 +8,10 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
-import type { GatewayFileConfig, ListenConfig, RetriesConfig, RouteFileConfig, ServerConfig, TargetConfig, UpstreamConfig } from './schema.js'
+import type { GatewayFileConfig, HeaderRulesConfig, ListenConfig, RetriesConfig, RouteFileConfig, ServerConfig, TargetConfig, UpstreamConfig } from './schema.js'
 import { IssueList, joinPath } from './errors.js'
 import { parseDuration, parseSize } from './units.js'
+import { cookieNameProblem, headerNameProblem, headerValueProblem } from './http-names.js'
 import { parseHostPort, formatHostPort } from '../net/address.js'
 import { parseCidr } from '../net/cidr.js'
 import type { TargetSpec } from '../upstream/target.js'
@@ -272,6 +273,14 @@ function compileUpstream (name: string, upstream: UpstreamConfig, baseDir: strin
   if (upstream.sticky !== undefined && balancerKind !== 'sticky-cookie') {
     issues.add(joinPath(path, 'sticky'), 'is only used with balancer: sticky-cookie')
   }
+  const hashKey = parseHashKey(upstream.hash?.key ?? 'ip')
+  if ('name' in hashKey) {
+    const problem = hashKey.from === 'header' ? headerNameProblem(hashKey.name) : cookieNameProblem(hashKey.name)
+    if (problem !== null) issues.add(joinPath(joinPath(path, 'hash'), 'key'), `${JSON.stringify(hashKey.name)} ${problem}`)
+  }
+  const stickyCookie = upstream.sticky?.cookie ?? DEFAULTS.stickyCookie
+  const stickyProblem = cookieNameProblem(stickyCookie)
+  if (stickyProblem !== null) issues.add(joinPath(joinPath(path, 'sticky'), 'cookie'), stickyProblem)
   const timeouts = upstream.timeouts ?? {}
   const idleMs = duration(timeouts.idle, DEFAULTS.idleMs)
   return {
@@ -280,9 +289,9 @@ function compileUpstream (name: string, upstream: UpstreamConfig, baseDir: strin
     targets,
     balancer: {
       kind: balancerKind,
-      hashKey: parseHashKey(upstream.hash?.key ?? 'ip'),
+      hashKey,
       sticky: {
-        cookie: upstream.sticky?.cookie ?? DEFAULTS.stickyCookie,
+        cookie: stickyCookie,
         ttlMs: duration(upstream.sticky?.ttl, DEFAULTS.stickyTtlMs)
       }
     },
@@ -362,6 +371,12 @@ function compileRoute (
   }
   const match = route.match ?? {}
   issues.attempt(joinPath(joinPath(path, 'match'), 'path'), () => compilePathPattern(match.path))
+  for (const name of Object.keys(match.headers ?? {})) {
+    const problem = headerNameProblem(name)
+    if (problem !== null) issues.add(joinPath(joinPath(joinPath(path, 'match'), 'headers'), name), problem)
+  }
+  checkHeaderRules(route.requestHeaders, joinPath(path, 'requestHeaders'), issues)
+  checkHeaderRules(route.responseHeaders, joinPath(path, 'responseHeaders'), issues)
   const matchSpec: RouteMatchSpec = {
     ...(match.host !== undefined ? { host: match.host } : {}),
     ...(match.path !== undefined ? { path: match.path } : {}),
@@ -398,6 +413,30 @@ function compileRoute (
 
 function duration (value: string | number | undefined, fallback: number): number {
   return value === undefined ? fallback : parseDuration(value)
+}
+
+/**
+ * Names and values Node would refuse when a rule applies them: the request or response
+ * would fail each time, so the config is refused once instead.
+ */
+function checkHeaderRules (rules: HeaderRulesConfig | undefined, path: string, issues: IssueList): void {
+  if (rules === undefined) return
+  for (const [name, value] of Object.entries(rules.set ?? {})) {
+    const at = joinPath(joinPath(path, 'set'), name)
+    const problem = headerNameProblem(name) ?? headerValueProblem(value)
+    if (problem !== null) issues.add(at, problem)
+  }
+  for (const [from, to] of Object.entries(rules.copy ?? {})) {
+    const at = joinPath(joinPath(path, 'copy'), from)
+    const fromProblem = headerNameProblem(from)
+    if (fromProblem !== null) issues.add(at, fromProblem)
+    const toProblem = headerNameProblem(to)
+    if (toProblem !== null) issues.add(at, `copies to ${JSON.stringify(to)}, which ${toProblem}`)
+  }
+  ;(rules.remove ?? []).forEach((name, i) => {
+    const problem = headerNameProblem(name)
+    if (problem !== null) issues.add(joinPath(joinPath(path, 'remove'), i), problem)
+  })
 }
 
 function readFile (file: string, baseDir: string, path: string, issues: IssueList): Buffer | undefined {

@@ -5,7 +5,7 @@
  *
  * Every object is closed (`additionalProperties: false`) so that a misspelt key is an
  * error, not a silently ignored setting. Checks JSON Schema cannot express (a route naming
- * a missing upstream, a bad CIDR or regex) live in `check.ts` and report the same
+ * a missing upstream, a bad CIDR or regex) live in `compile.ts` and report the same
  * `path: message` lines.
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox'
@@ -30,7 +30,9 @@ export const Size = Type.Union([
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 const HttpMethod = Type.String({ pattern: '^[A-Za-z]+$', description: 'an HTTP method' })
-const HeaderName = Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'an HTTP header name' })
+/** An HTTP token (RFC 9110 §5.6.2): what Node accepts as a header name, and a cookie name. */
+export const TOKEN_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+const HeaderName = Type.String({ pattern: TOKEN_PATTERN, description: 'an HTTP header name', errorMessage: 'is not a valid header name' })
 const StringMap = Type.Record(Type.String(), Type.String())
 
 // ---------------------------------------------------------------- server
@@ -126,7 +128,7 @@ export const UpstreamSchema = closed({
     })
   })),
   sticky: Type.Optional(closed({
-    cookie: Type.Optional(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" })),
+    cookie: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, errorMessage: 'is not a valid cookie name' })),
     ttl: Type.Optional(Duration)
   })),
   protocol: Type.Optional(Type.Literal('http1', { errorMessage: 'must be http1 (h2 and h2c upstreams are not supported yet)' })),

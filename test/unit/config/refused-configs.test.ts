@@ -2,10 +2,20 @@
 // event loop, or the process) are refused at load, each problem as `path: message`.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
 import pino from 'pino'
-import { loadConfigObject } from '../../../src/config/load.js'
+import { loadConfigFile, loadConfigObject } from '../../../src/config/load.js'
 import { ConfigError } from '../../../src/config/errors.js'
 import { Gateway } from '../../../src/gateway.js'
+
+function folder (t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-refused-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
 
 function issuesOf (fn: () => unknown): string[] {
   try {
@@ -13,6 +23,16 @@ function issuesOf (fn: () => unknown): string[] {
   } catch (err) {
     assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`)
     return err.issues.map(i => `${i.path}: ${i.message}`)
+  }
+  assert.fail('the config was accepted')
+}
+
+async function fileIssuesOf (file: string): Promise<string[]> {
+  try {
+    await loadConfigFile(file)
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err instanceof Error ? err.stack : String(err)}`)
+    return err.issues.map(i => (i.path === '' ? i.message : `${i.path}: ${i.message}`))
   }
   assert.fail('the config was accepted')
 }
@@ -62,4 +82,92 @@ test('Gateway.apply refuses the slow regex and keeps running what it had', async
     (err: unknown) => err instanceof ConfigError && err.issues.some(i => i.path === 'routes[0].match.path' && /exponential time/.test(i.message))
   )
   assert.equal(gateway.config?.routes[0]?.match.path, '/ok')
+})
+
+// ---------------------------------------------------------------- header rules and names
+
+test('header values Node would refuse are refused, naming the key', () => {
+  const issues = issuesOf(() => loadConfigObject({
+    upstreams: UPSTREAM,
+    routes: [route({
+      requestHeaders: { set: { 'x-crlf': 'a\r\nb', 'x-lf': 'a\nSet-Cookie: x=1', 'x-nul': 'a\u0000b', 'x-bell': 'a\u0007', 'x-euro': '\u20ac', 'x-latin': 'caf\u00e9', 'x-tab': 'a\tb' } },
+      responseHeaders: { set: { 'x-cr': 'a\rb' } }
+    })]
+  }))
+  assert.deepEqual(issues, [
+    'routes[0].requestHeaders.set.x-crlf: value contains a line break',
+    'routes[0].requestHeaders.set.x-lf: value contains a line break',
+    'routes[0].requestHeaders.set.x-nul: value contains a NUL character',
+    'routes[0].requestHeaders.set.x-bell: value contains U+0007, a character not allowed in a header value',
+    'routes[0].requestHeaders.set.x-euro: value contains U+20AC, a character not allowed in a header value',
+    'routes[0].responseHeaders.set.x-cr: value contains a line break'
+  ])
+})
+
+test('header names that are not HTTP tokens are refused in set and copy (both names), all in one pass', () => {
+  const issues = issuesOf(() => loadConfigObject({
+    upstreams: UPSTREAM,
+    routes: [route({
+      requestHeaders: { set: { 'bad name': 'v', 'x-ok': 'v' }, copy: { 'x-from': 'to:bad', 'from(bad)': 'x-to' } },
+      responseHeaders: { set: { 'x-bad': 'a\nb' } }
+    })]
+  }))
+  assert.deepEqual(issues, [
+    'routes[0].requestHeaders.set["bad name"]: is not a valid header name',
+    'routes[0].requestHeaders.copy.x-from: copies to "to:bad", which is not a valid header name',
+    'routes[0].requestHeaders.copy["from(bad)"]: is not a valid header name',
+    'routes[0].responseHeaders.set.x-bad: value contains a line break'
+  ])
+})
+
+test('a header name in remove that is not an HTTP token is refused by the schema', () => {
+  const issues = issuesOf(() => loadConfigObject({ upstreams: UPSTREAM, routes: [route({ responseHeaders: { remove: ['x-ok', 'bad\nname'] } })] }))
+  assert.deepEqual(issues, ['routes[0].responseHeaders.remove[1]: is not a valid header name'])
+})
+
+test('header and cookie names that are Object.prototype members are refused wherever a name is given', () => {
+  const issues = issuesOf(() => loadConfigObject({
+    upstreams: {
+      byHeader: { targets: ['127.0.0.1:1'], balancer: 'consistent-hash', hash: { key: 'header:__proto__' } },
+      byCookie: { targets: ['127.0.0.1:1'], balancer: 'consistent-hash', hash: { key: 'cookie:toString' } },
+      sticky: { targets: ['127.0.0.1:1'], balancer: 'sticky-cookie', sticky: { cookie: 'constructor' } }
+    },
+    routes: [{
+      name: 'r',
+      upstream: 'byHeader',
+      match: { headers: { constructor: 'x' } },
+      requestHeaders: { set: { valueOf: 'x' }, copy: { 'x-a': 'hasOwnProperty' }, remove: ['__proto__'] },
+      responseHeaders: { copy: { TOSTRING: 'x-b' } }
+    }]
+  }))
+  const member = 'every JavaScript object has a property of that name'
+  assert.deepEqual(issues.sort(), [
+    `routes[0].match.headers.constructor: cannot be a header name: ${member}`,
+    `routes[0].requestHeaders.copy.x-a: copies to "hasOwnProperty", which cannot be a header name: ${member}`,
+    `routes[0].requestHeaders.remove[0]: cannot be a header name: ${member}`,
+    `routes[0].requestHeaders.set.valueOf: cannot be a header name: ${member}`,
+    `routes[0].responseHeaders.copy.TOSTRING: cannot be a header name: ${member}`,
+    `upstreams.byCookie.hash.key: "toString" cannot be a cookie name: ${member}`,
+    `upstreams.byHeader.hash.key: "__proto__" cannot be a header name: ${member}`,
+    `upstreams.sticky.sticky.cookie: cannot be a cookie name: ${member}`
+  ])
+})
+
+test('a "__proto__" key from a JSON file is data, and refused as a header name', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.json'), '{"upstreams":{"a":{"targets":["127.0.0.1:1"]}},"routes":[{"name":"r","upstream":"a","requestHeaders":{"set":{"__proto__":"x"}}}]}')
+  assert.deepEqual(await fileIssuesOf(join(dir, 'g.json')), ['routes[0].requestHeaders.set.__proto__: cannot be a header name: every JavaScript object has a property of that name'])
+})
+
+test('ordinary header rules and names still pass', () => {
+  const { compiled } = loadConfigObject({
+    upstreams: { a: { targets: ['127.0.0.1:1'], balancer: 'consistent-hash', hash: { key: 'header:X-User' } } },
+    routes: [route({
+      match: { headers: { 'x-version': 'v2' } },
+      requestHeaders: { set: { 'x-proxy': 'tollgate', 'x-quote': 'a "b" \'c\' caf\u00e9\tz' }, copy: { 'x-a': 'x-b' }, remove: ['x-secret'] }
+    })]
+  })
+  const headers: Record<string, string> = { 'x-a': '1', 'x-secret': 's' }
+  compiled.routes[0]?.requestHeaders?.(headers)
+  assert.deepEqual(headers, { 'x-a': '1', 'x-b': '1', 'x-proxy': 'tollgate', 'x-quote': 'a "b" \'c\' caf\u00e9\tz' })
 })
