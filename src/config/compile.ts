@@ -199,8 +199,8 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
   if (server.daemon === true && (server.logFile ?? null) === null) {
     issues.add('server.logFile', 'is required when daemon is true')
   }
-  const headersTimeoutMs = duration(limits.headersTimeout, DEFAULTS.headersTimeoutMs)
-  const requestTimeoutMs = duration(limits.requestTimeout, DEFAULTS.requestTimeoutMs)
+  const headersTimeoutMs = duration(limits.headersTimeout, DEFAULTS.headersTimeoutMs, 'server.limits.headersTimeout', issues)
+  const requestTimeoutMs = duration(limits.requestTimeout, DEFAULTS.requestTimeoutMs, 'server.limits.requestTimeout', issues)
   if (headersTimeoutMs > requestTimeoutMs) {
     issues.add('server.limits.headersTimeout', 'must not exceed requestTimeout')
   }
@@ -208,7 +208,7 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
     listeners,
     workers: server.workers === 'auto' ? 0 : (server.workers ?? 1),
     trustProxy,
-    gracefulShutdownMs: duration(server.gracefulShutdown, DEFAULTS.gracefulShutdownMs),
+    gracefulShutdownMs: duration(server.gracefulShutdown, DEFAULTS.gracefulShutdownMs, 'server.gracefulShutdown', issues),
     daemon: server.daemon ?? false,
     pidFile: server.pidFile ?? null,
     logFile: server.logFile ?? null,
@@ -282,7 +282,8 @@ function compileUpstream (name: string, upstream: UpstreamConfig, baseDir: strin
   const stickyProblem = cookieNameProblem(stickyCookie)
   if (stickyProblem !== null) issues.add(joinPath(joinPath(path, 'sticky'), 'cookie'), stickyProblem)
   const timeouts = upstream.timeouts ?? {}
-  const idleMs = duration(timeouts.idle, DEFAULTS.idleMs)
+  const timeoutsPath = joinPath(path, 'timeouts')
+  const idleMs = duration(timeouts.idle, DEFAULTS.idleMs, joinPath(timeoutsPath, 'idle'), issues)
   return {
     name,
     fingerprint: fingerprintOf(upstream, tls),
@@ -292,18 +293,18 @@ function compileUpstream (name: string, upstream: UpstreamConfig, baseDir: strin
       hashKey,
       sticky: {
         cookie: stickyCookie,
-        ttlMs: duration(upstream.sticky?.ttl, DEFAULTS.stickyTtlMs)
+        ttlMs: duration(upstream.sticky?.ttl, DEFAULTS.stickyTtlMs, joinPath(joinPath(path, 'sticky'), 'ttl'), issues)
       }
     },
     tls,
     timeouts: {
-      connectMs: duration(timeouts.connect, DEFAULTS.connectMs),
-      responseMs: duration(timeouts.response, DEFAULTS.responseMs),
+      connectMs: duration(timeouts.connect, DEFAULTS.connectMs, joinPath(timeoutsPath, 'connect'), issues),
+      responseMs: duration(timeouts.response, DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues),
       idleMs
     },
     pool: {
       connections: upstream.pool?.connections ?? null,
-      keepAliveMs: Math.min(idleMs, duration(upstream.pool?.keepAlive, DEFAULTS.keepAliveMs))
+      keepAliveMs: Math.min(idleMs, duration(upstream.pool?.keepAlive, DEFAULTS.keepAliveMs, joinPath(joinPath(path, 'pool'), 'keepAlive'), issues))
     },
     retries: compileRetries(upstream.retries, undefined)
   }
@@ -389,6 +390,7 @@ function compileRoute (
   const responseHeaders = issues.attempt(joinPath(path, 'responseHeaders'), () => compileHeaderRules(route.responseHeaders))
   const upstream = route.upstream === undefined ? undefined : upstreams.get(route.upstream)
   const timeouts = route.timeouts ?? {}
+  const timeoutsPath = joinPath(path, 'timeouts')
   if (rewritePath === undefined || rewriteQuery === undefined || requestHeaders === undefined || responseHeaders === undefined) return undefined
   return {
     index,
@@ -401,8 +403,8 @@ function compileRoute (
     requestHeaders,
     responseHeaders,
     timeouts: {
-      connectMs: duration(timeouts.connect, upstream?.timeouts.connectMs ?? DEFAULTS.connectMs),
-      responseMs: duration(timeouts.response, upstream?.timeouts.responseMs ?? DEFAULTS.responseMs)
+      connectMs: duration(timeouts.connect, upstream?.timeouts.connectMs ?? DEFAULTS.connectMs, joinPath(timeoutsPath, 'connect'), issues),
+      responseMs: duration(timeouts.response, upstream?.timeouts.responseMs ?? DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues)
     },
     retries: transparent && route.retries === undefined
       ? { attempts: 0, onConnectError: false, statuses: new Set(), methods: new Set() }
@@ -411,8 +413,10 @@ function compileRoute (
   }
 }
 
-function duration (value: string | number | undefined, fallback: number): number {
-  return value === undefined ? fallback : parseDuration(value)
+/** Milliseconds, or `fallback` when the key is absent; a duration too long is an issue at `path`. */
+function duration (value: string | number | undefined, fallback: number, path: string, issues: IssueList): number {
+  if (value === undefined) return fallback
+  return issues.attempt(path, () => parseDuration(value)) ?? fallback
 }
 
 /**

@@ -9,6 +9,7 @@
  * `path: message` lines.
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox'
+import { MAX_DURATION_MS, MAX_DURATION_TEXT } from './units.js'
 
 const closed = <T extends TProperties>(properties: T, description?: string): TObject<T> =>
   Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) })
@@ -16,10 +17,14 @@ const closed = <T extends TProperties>(properties: T, description?: string): TOb
 export const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)\\s*$'
 export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kK][bB]|[mM][bB]|[gG][bB])\\s*$'
 
-/** "500ms", "2s", "1m", "1h", or an integer number of milliseconds. */
+/**
+ * "500ms", "2s", "1m", "1h", or an integer number of milliseconds, at most MAX_DURATION_MS
+ * (a string's value is checked against it where it is parsed, in compile).
+ */
 export const Duration = Type.Union([
   Type.String({ pattern: DURATION_PATTERN }),
-  Type.Integer({ minimum: 0 })
+  // The bound's own message replaces the union's (validate.ts): it says what the limit is.
+  Type.Integer({ minimum: 0, maximum: MAX_DURATION_MS, errorMessage: `must be at most ${MAX_DURATION_TEXT}` })
 ], { description: 'a duration: "500ms", "2s", "1m", "1h" or milliseconds', errorMessage: 'must be a duration such as "500ms", "2s", "1m" or a number of milliseconds' })
 
 /** "100b", "64kb", "10mb", or an integer number of bytes. */

@@ -23,3 +23,11 @@ test('validate refuses a route regex that may backtrack exponentially, at its pa
   assert.equal(result.status, 1)
   assert.equal(result.stdout, 'routes[0].match.path: the regex "^/p/([a-z0-9]+-?)*$" may take exponential time on some paths (nested quantifiers); rewrite it without a repeated group that itself repeats\n')
 })
+
+test('a duration written as too many milliseconds is refused with the limit', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.json'), JSON.stringify({ upstreams: { a: { targets: ['127.0.0.1:1'], timeouts: { response: 2_160_000_000 } } } }))
+  const result = runCli(['validate', '-c', join(dir, 'g.json')])
+  assert.equal(result.status, 1)
+  assert.equal(result.stdout, 'upstreams.a.timeouts.response: must be at most 2147483647 ms (about 24.8 days), the longest a Node timer can wait\n')
+})

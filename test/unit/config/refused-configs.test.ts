@@ -171,3 +171,41 @@ test('ordinary header rules and names still pass', () => {
   compiled.routes[0]?.requestHeaders?.(headers)
   assert.deepEqual(headers, { 'x-a': '1', 'x-b': '1', 'x-proxy': 'tollgate', 'x-quote': 'a "b" \'c\' caf\u00e9\tz' })
 })
+
+// ---------------------------------------------------------------- durations
+
+const TOO_LONG = 'is longer than 2147483647 ms (about 24.8 days), the longest a Node timer can wait'
+
+test('every duration key above 2^31-1 ms is refused, written as a string or as milliseconds', () => {
+  const config = (d: string | number): Record<string, unknown> => ({
+    server: { gracefulShutdown: d, limits: { headersTimeout: d, requestTimeout: d } },
+    upstreams: {
+      a: {
+        targets: ['127.0.0.1:1'],
+        balancer: 'sticky-cookie',
+        sticky: { ttl: d },
+        timeouts: { connect: d, response: d, idle: d },
+        pool: { keepAlive: d }
+      }
+    },
+    routes: [route({ timeouts: { connect: d, response: d } })]
+  })
+  const keys = [
+    'server.gracefulShutdown', 'server.limits.headersTimeout', 'server.limits.requestTimeout',
+    'upstreams.a.sticky.ttl', 'upstreams.a.timeouts.connect', 'upstreams.a.timeouts.response', 'upstreams.a.timeouts.idle',
+    'upstreams.a.pool.keepAlive', 'routes[0].timeouts.connect', 'routes[0].timeouts.response'
+  ]
+  assert.deepEqual(issuesOf(() => loadConfigObject(config('600h'))).sort(), keys.map(k => `${k}: "600h" ${TOO_LONG}`).sort())
+  assert.deepEqual(issuesOf(() => loadConfigObject(config(2_147_483_648))).sort(), keys.map(k => `${k}: must be at most 2147483647 ms (about 24.8 days), the longest a Node timer can wait`).sort())
+  assert.deepEqual(issuesOf(() => loadConfigObject(config('596.6h'))).length, keys.length, '596.6 h is 2147760000 ms')
+})
+
+test('durations up to the limit pass', () => {
+  const { compiled } = loadConfigObject({
+    server: { gracefulShutdown: 2_147_483_647 },
+    upstreams: { a: { targets: ['127.0.0.1:1'], timeouts: { response: '596h' } } },
+    routes: [route({})]
+  })
+  assert.equal(compiled.server.gracefulShutdownMs, 2_147_483_647)
+  assert.equal(compiled.upstreams.get('a')?.timeouts.responseMs, 596 * 3_600_000)
+})
