@@ -136,6 +136,16 @@ export const DEFAULTS = Object.freeze({
   stickyTtlMs: 3_600_000
 })
 
+/**
+ * Bounds of `server.limits.maxHeaderSize`. Node accepts any size up to 2^53 − 1 and
+ * serves requests under it, but a connection buffers its whole header block before the
+ * limit refuses it: a cap of 1 MiB keeps a client from holding more than that per
+ * connection (nginx's largest default buffers are 4 × 8 KiB; Node's default is 16 KiB).
+ * Below 1 KiB ordinary requests would be refused with 431.
+ */
+export const MIN_HEADER_SIZE = 1024
+export const MAX_HEADER_SIZE = 1024 * 1024
+
 export interface CompileOptions {
   /** Relative file paths (certificates) are resolved against this folder. */
   readonly baseDir: string
@@ -201,8 +211,17 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
   }
   const headersTimeoutMs = duration(limits.headersTimeout, DEFAULTS.headersTimeoutMs, 'server.limits.headersTimeout', issues)
   const requestTimeoutMs = duration(limits.requestTimeout, DEFAULTS.requestTimeoutMs, 'server.limits.requestTimeout', issues)
-  if (headersTimeoutMs > requestTimeoutMs) {
+  if (headersTimeoutMs < 1) {
+    // To Node, 0 means no deadline at all: a client could hold a connection open forever by
+    // never finishing its headers.
+    issues.add('server.limits.headersTimeout', 'must be at least 1ms (0 would let a client that never finishes its headers hold the connection forever)')
+  } else if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) {
+    // requestTimeout 0 is Node's "no deadline for the whole request": nothing to exceed.
     issues.add('server.limits.headersTimeout', 'must not exceed requestTimeout')
+  }
+  const maxHeaderSize = limits.maxHeaderSize === undefined ? DEFAULTS.maxHeaderSize : parseSize(limits.maxHeaderSize)
+  if (maxHeaderSize < MIN_HEADER_SIZE || maxHeaderSize > MAX_HEADER_SIZE) {
+    issues.add('server.limits.maxHeaderSize', `must be from 1kb to 1mb (${MIN_HEADER_SIZE} to ${MAX_HEADER_SIZE} bytes): every connection may buffer this much`)
   }
   return {
     listeners,
@@ -218,7 +237,7 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
     limits: {
       headersTimeoutMs,
       requestTimeoutMs,
-      maxHeaderSize: limits.maxHeaderSize === undefined ? DEFAULTS.maxHeaderSize : parseSize(limits.maxHeaderSize),
+      maxHeaderSize,
       maxHeaders: limits.maxHeaders ?? DEFAULTS.maxHeaders,
       maxConnections: limits.maxConnections ?? DEFAULTS.maxConnections,
       bodyLimit: limits.bodyLimit === undefined ? DEFAULTS.bodyLimit : parseSize(limits.bodyLimit)

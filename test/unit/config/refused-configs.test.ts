@@ -209,3 +209,26 @@ test('durations up to the limit pass', () => {
   assert.equal(compiled.server.gracefulShutdownMs, 2_147_483_647)
   assert.equal(compiled.upstreams.get('a')?.timeouts.responseMs, 596 * 3_600_000)
 })
+
+// ---------------------------------------------------------------- server limits
+
+test('headersTimeout 0 is refused; requestTimeout 0 (no deadline for the whole request) passes', () => {
+  assert.deepEqual(issuesOf(() => loadConfigObject({ server: { limits: { headersTimeout: 0 } }, upstreams: UPSTREAM, routes: [route({})] })),
+    ['server.limits.headersTimeout: must be at least 1ms (0 would let a client that never finishes its headers hold the connection forever)'])
+  assert.deepEqual(issuesOf(() => loadConfigObject({ server: { limits: { headersTimeout: '0.2ms' } }, upstreams: UPSTREAM, routes: [route({})] })).length, 1)
+  const { compiled } = loadConfigObject({ server: { limits: { requestTimeout: 0 } }, upstreams: UPSTREAM, routes: [route({})] })
+  assert.equal(compiled.server.limits.requestTimeoutMs, 0)
+  assert.equal(compiled.server.limits.headersTimeoutMs, 10_000)
+  assert.deepEqual(issuesOf(() => loadConfigObject({ server: { limits: { headersTimeout: '2s', requestTimeout: '1s' } }, upstreams: UPSTREAM, routes: [route({})] })),
+    ['server.limits.headersTimeout: must not exceed requestTimeout'])
+})
+
+test('maxHeaderSize must lie between 1kb and 1mb', () => {
+  const message = 'server.limits.maxHeaderSize: must be from 1kb to 1mb (1024 to 1048576 bytes): every connection may buffer this much'
+  for (const size of ['2mb', 1_048_577, '1gb', 9_007_199_254_740_992, '1000b', 0]) {
+    assert.deepEqual(issuesOf(() => loadConfigObject({ server: { limits: { maxHeaderSize: size } }, upstreams: UPSTREAM, routes: [route({})] })), [message], String(size))
+  }
+  for (const size of ['1mb', '1kb', '64kb']) {
+    assert.doesNotThrow(() => loadConfigObject({ server: { limits: { maxHeaderSize: size } }, upstreams: UPSTREAM, routes: [route({})] }), size)
+  }
+})
