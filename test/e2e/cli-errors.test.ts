@@ -14,6 +14,14 @@ function folder (t: TestContext): string {
   return dir
 }
 
+/** A line of a stack trace, as Node prints them (and as a JSON log line would carry them). */
+const STACK_LINE = /\n\s+at |\\n\s+at |"stack"/
+
+function assertNoStack (result: { stdout: string, stderr: string }): void {
+  assert.doesNotMatch(result.stdout, STACK_LINE, `stdout has a stack:\n${result.stdout}`)
+  assert.doesNotMatch(result.stderr, STACK_LINE, `stderr has a stack:\n${result.stderr}`)
+}
+
 const UPSTREAM = 'upstreams: { a: { targets: ["127.0.0.1:1"] } }\n'
 
 test('validate refuses a route regex that may backtrack exponentially, at its path', (t) => {
@@ -55,4 +63,48 @@ test('a duration written as too many milliseconds is refused with the limit', (t
   const result = runCli(['validate', '-c', join(dir, 'g.json')])
   assert.equal(result.status, 1)
   assert.equal(result.stdout, 'upstreams.a.timeouts.response: must be at most 2147483647 ms (about 24.8 days), the longest a Node timer can wait\n')
+})
+
+/** Configs that used to overflow the stack or throw past the loader. */
+function hostileConfigs (dir: string): { file: string, lines: string[] }[] {
+  writeFileSync(join(dir, 'deep.json'), `{"routes":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)
+  writeFileSync(join(dir, 'cyclic.config.ts'), `
+const config: Record<string, unknown> = { upstreams: { a: { targets: ['127.0.0.1:1'] } } }
+config.routes = [{ name: 'r', upstream: 'a', match: config }]
+export default config
+`)
+  writeFileSync(join(dir, 'getter.config.ts'), `
+export default { upstreams: { a: { targets: ['127.0.0.1:1'] } }, get routes () { throw new Error('routes are not ready') } }
+`)
+  writeFileSync(join(dir, 'throws.config.ts'), `
+throw new TypeError('cannot read the environment\\nmore detail')
+`)
+  return [
+    { file: 'deep.json', lines: [`routes${'[0]'.repeat(63)}: is nested more than 64 levels deep`] },
+    { file: 'cyclic.config.ts', lines: ['routes[0].match: refers to itself (a loop back to the top of the config)'] },
+    { file: 'getter.config.ts', lines: ['routes: reading it threw: routes are not ready'] },
+    { file: 'throws.config.ts', lines: ['throws.config.ts: cannot read the environment'] }
+  ]
+}
+
+test('validate ends on a deep, cyclic, throwing or failing config with path: message lines, exit 1, no stack', (t) => {
+  const dir = folder(t)
+  for (const { file, lines } of hostileConfigs(dir)) {
+    const result = runCli(['validate', '-c', join(dir, file)])
+    assert.equal(result.status, 1, `${file}: ${result.stdout}${result.stderr}`)
+    assert.deepEqual(result.stdout.trimEnd().split('\n'), lines, file)
+    assert.equal(result.stderr, '', file)
+    assertNoStack(result)
+  }
+})
+
+test('start ends on the same configs before listening, with the same lines on stderr, exit 1, no stack', (t) => {
+  const dir = folder(t)
+  for (const { file, lines } of hostileConfigs(dir)) {
+    const result = runCli(['start', '-c', join(dir, file)])
+    assert.equal(result.status, 1, `${file}: ${result.stdout}${result.stderr}`)
+    assert.deepEqual(result.stderr.trimEnd().split('\n'), ['tollgate: the config is invalid:', ...lines], file)
+    assert.equal(result.stdout, '', file)
+    assertNoStack(result)
+  }
 })

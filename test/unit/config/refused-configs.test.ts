@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test'
 import pino from 'pino'
 import { loadConfigFile, loadConfigObject } from '../../../src/config/load.js'
 import { ConfigError } from '../../../src/config/errors.js'
+import { MAX_CONFIG_DEPTH } from '../../../src/config/plain-data.js'
 import { Gateway } from '../../../src/gateway.js'
 
 function folder (t: TestContext): string {
@@ -231,4 +232,95 @@ test('maxHeaderSize must lie between 1kb and 1mb', () => {
   for (const size of ['1mb', '1kb', '64kb']) {
     assert.doesNotThrow(() => loadConfigObject({ server: { limits: { maxHeaderSize: size } }, upstreams: UPSTREAM, routes: [route({})] }), size)
   }
+})
+
+// ---------------------------------------------------------------- what a file or module hands over
+
+test('a JSON config nested 100 000 levels deep is refused at the depth limit, not by a stack overflow', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'deep.json'), `{"routes":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)
+  const issues = await fileIssuesOf(join(dir, 'deep.json'))
+  assert.equal(issues.length, 1)
+  assert.equal(issues[0], `routes${'[0]'.repeat(MAX_CONFIG_DEPTH - 1)}: is nested more than ${MAX_CONFIG_DEPTH} levels deep`)
+})
+
+test('a YAML config nested too deep for its parser is refused in one line', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'deep.yaml'), `routes: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`)
+  const issues = await fileIssuesOf(join(dir, 'deep.yaml'))
+  assert.equal(issues.length, 1)
+  assert.match(issues[0] ?? '', /^deep\.yaml:1:\d+: nested too deeply to read$/)
+})
+
+test('a YAML alias that contains itself is a loop, refused', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), 'upstreams: { a: { targets: ["127.0.0.1:1"] } }\nroutes:\n  - &r\n    name: r\n    upstream: a\n    match: { headers: *r }\n')
+  assert.deepEqual(await fileIssuesOf(join(dir, 'g.yaml')), ['routes[0].match.headers: refers to itself (a loop back to routes[0])'])
+})
+
+test('a TypeScript config that contains itself is refused, each loop at its path', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.config.ts'), `
+const route: Record<string, unknown> = { name: 'r', upstream: 'a', match: {} }
+;(route.match as Record<string, unknown>).back = route
+const config: Record<string, unknown> = { upstreams: { a: { targets: ['127.0.0.1:1'] } }, routes: [route] }
+config.self = config
+export default config
+`)
+  assert.deepEqual(await fileIssuesOf(join(dir, 'g.config.ts')), [
+    'routes[0].match.back: refers to itself (a loop back to routes[0])',
+    'self: refers to itself (a loop back to the top of the config)'
+  ])
+})
+
+test('an object used twice (not a loop) is fine', () => {
+  const headers = { set: { 'x-a': '1' } }
+  const { compiled } = loadConfigObject({ upstreams: UPSTREAM, routes: [route({ requestHeaders: headers }), { name: 'r2', upstream: 'a', requestHeaders: headers }] })
+  assert.equal(compiled.routes.length, 2)
+})
+
+test('a getter that throws is refused at its path with its message; every other problem is still listed', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.config.ts'), `
+export default {
+  upstreams: { a: { targets: ['127.0.0.1:1'] } },
+  routes: [{ name: 'r', upstream: 'a', get match () { throw new Error('no match today\\nsecond line') } }],
+  get server () { throw 'a string' }
+}
+`)
+  assert.deepEqual(await fileIssuesOf(join(dir, 'g.config.ts')), [
+    'routes[0].match: reading it threw: no match today',
+    'server: reading it threw: a string'
+  ])
+})
+
+test('a default export that throws when read, and a module that throws at import, are one-line issues', async (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'getter.config.ts'), `const m = { get default () { throw new Error('not today') } }\nmodule.exports = m\n`)
+  writeFileSync(join(dir, 'throws.config.ts'), `throw new Error('broken at import\\nat line two')\nexport default {}\n`)
+  writeFileSync(join(dir, 'syntax.config.ts'), 'export default { routes: [ }\n')
+  assert.deepEqual(await fileIssuesOf(join(dir, 'getter.config.ts')), ['getter.config.ts: reading its default export threw: not today'])
+  assert.deepEqual(await fileIssuesOf(join(dir, 'throws.config.ts')), ['throws.config.ts: broken at import'])
+  const syntax = await fileIssuesOf(join(dir, 'syntax.config.ts'))
+  assert.equal(syntax.length, 1)
+  assert.match(syntax[0] ?? '', /^syntax\.config\.ts: Transform failed with 1 error: .*syntax\.config\.ts:1:\d+: ERROR: /)
+})
+
+test('objects that are not plain data, and functions outside route hooks, are refused', () => {
+  const issues = issuesOf(() => loadConfigObject({
+    server: { gracefulShutdown: new Date(0) },
+    upstreams: { a: { targets: [new Map()] } },
+    routes: [route({ name: () => 'r', hooks: { onRequest: () => undefined } })]
+  }))
+  assert.deepEqual(issues, [
+    'server.gracefulShutdown: is a Date, not plain data (an object, array, string, number or boolean)',
+    'upstreams.a.targets[0]: is a Map, not plain data (an object, array, string, number or boolean)',
+    'routes[0].name: is a function; functions are only allowed as route hooks (routes[].hooks)'
+  ])
+})
+
+test('a proxy whose traps throw is refused, not a crash', () => {
+  const hostile = new Proxy({}, { ownKeys () { throw new Error('no keys') } })
+  const issues = issuesOf(() => loadConfigObject({ upstreams: UPSTREAM, routes: [route({ match: hostile })] }))
+  assert.deepEqual(issues, ['routes[0].match: reading it threw: no keys'])
 })
