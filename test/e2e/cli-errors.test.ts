@@ -2,11 +2,14 @@
 // gateway that cannot start: `path: message` lines or one plain line, exit 1, no stack.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { once } from 'node:events'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { runCli } from '../helpers/cli.js'
+import { CLI, runCli } from '../helpers/cli.js'
 
 function folder (t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-errors-'))
@@ -107,4 +110,44 @@ test('start ends on the same configs before listening, with the same lines on st
     assert.equal(result.stdout, '', file)
     assertNoStack(result)
   }
+})
+
+test('start on a port already in use says so in one line on stderr and exits 1', async (t) => {
+  const dir = folder(t)
+  const holder = createServer()
+  holder.listen(0, '127.0.0.1')
+  await once(holder, 'listening')
+  t.after(() => new Promise<void>(resolve => holder.close(() => resolve())))
+  const port = (holder.address() as AddressInfo).port
+  writeFileSync(join(dir, 'g.yaml'), `server: { listen: [{ host: 127.0.0.1, port: ${port} }] }\n${UPSTREAM}routes: [{ name: r, upstream: a }]\n`)
+  const result = runCli(['start', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.equal(result.stderr, `tollgate: cannot listen on 127.0.0.1:${port}: address already in use\n`)
+  assertNoStack(result)
+})
+
+test('start on an address this host does not have says so in one line on stderr and exits 1', (t) => {
+  const dir = folder(t)
+  // 192.0.2.0/24 is reserved for documentation (RFC 5737): no host has it. Binding sends nothing.
+  writeFileSync(join(dir, 'g.yaml'), `server: { listen: [{ host: 192.0.2.1, port: 8080 }] }\n${UPSTREAM}routes: [{ name: r, upstream: a }]\n`)
+  const result = runCli(['start', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.equal(result.stderr, 'tollgate: cannot listen on 192.0.2.1:8080: address not available\n')
+  assertNoStack(result)
+})
+
+test('an unexpected error at start is one line; TOLLGATE_DEBUG=1 adds its stack', (t) => {
+  const dir = folder(t)
+  // The file is read at validation; only Node's TLS, when the listener is built, parses it.
+  writeFileSync(join(dir, 'not-a-certificate.pem'), 'not a certificate\n')
+  writeFileSync(join(dir, 'g.yaml'), `server: { listen: [{ host: 127.0.0.1, port: 0, tls: { certs: [{ cert: not-a-certificate.pem, key: not-a-certificate.pem }] } }] }\n${UPSTREAM}routes: [{ name: r, upstream: a }]\n`)
+  const result = runCli(['start', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.match(result.stderr, /^tollgate: the gateway could not start: .*PEM.*\n$/)
+  assertNoStack(result)
+
+  const debug = spawnSync(process.execPath, [CLI, 'start', '-c', join(dir, 'g.yaml')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TOLLGATE_DEBUG: '1' } })
+  assert.equal(debug.status, 1)
+  assert.match(debug.stderr, /^tollgate: the gateway could not start: .*PEM.*\n/)
+  assert.match(debug.stderr, /\n\s+at /, 'TOLLGATE_DEBUG=1 prints the stack')
 })
