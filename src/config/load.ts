@@ -13,6 +13,7 @@ import { ConfigError, IssueList, joinPath, messageOf } from './errors.js'
 import { readDotEnv, substituteEnv, type Environment } from './env.js'
 import { validateSchema } from './validate.js'
 import { compileGateway, type CompiledGateway } from './compile.js'
+import { makeTollgateImportable } from './self-package.js'
 import { MAX_CONFIG_VALUES, toPlainData } from './plain-data.js'
 import type { RouteHooks } from '../hooks.js'
 
@@ -193,6 +194,7 @@ let loadGeneration = 0
 
 async function importModule (file: string): Promise<Record<string, unknown>> {
   try {
+    await makeTollgateImportable()
     const url = `${pathToFileURL(file).href}?load=${++loadGeneration}`
     const ext = extname(file)
     if (ext === '.ts' || ext === '.mts' || ext === '.cts') {
