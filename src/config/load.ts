@@ -60,11 +60,11 @@ interface RouteModuleEntry {
 
 function buildConfig (raw: unknown, options: { baseDir: string, env: Environment, extraRoutes: readonly RouteModuleEntry[] }): CompiledGateway {
   const issues = new IssueList()
+  const notAnObject = new ConfigError([{ path: '', message: 'the config must be an object (a mapping at the top of the file)' }])
+  if (raw === null || typeof raw !== 'object') throw notAnObject
   const plain = toPlainData(raw, [], issues)
   issues.throwIfAny()
-  if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) {
-    throw new ConfigError([{ path: '', message: 'the config must be an object (a mapping at the top of the file)' }])
-  }
+  if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) throw notAnObject
   const config = plain as Record<string, unknown>
   const origins = new Map<number, string>()
   if (options.extraRoutes.length > 0) {

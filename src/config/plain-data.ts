@@ -41,9 +41,11 @@ export function toPlainData (value: unknown, segments: readonly PathSegment[], i
   /** Copies a primitive, or opens a frame for an object; returns what goes in its place. */
   const visit = (item: unknown, at: readonly PathSegment[], path: string): unknown => {
     if (item === null || (typeof item !== 'object' && typeof item !== 'function')) return item
+    // An issue at '' has no path to name what it is about.
+    const subject = path === '' ? 'the config ' : ''
     if (typeof item === 'function') {
       if (isHookPosition(at)) return item
-      issues.add(path, 'is a function; functions are only allowed as route hooks (routes[].hooks)')
+      issues.add(path, `${subject}is a function; functions are only allowed as route hooks (routes[].hooks)`)
       return undefined
     }
     const loop = open.get(item)
@@ -65,11 +67,11 @@ export function toPlainData (value: unknown, segments: readonly PathSegment[], i
         keys = Object.keys(item)
         copy = {}
       } else {
-        issues.add(path, `is ${describe(item)}, not plain data (an object, array, string, number or boolean)`)
+        issues.add(path, `${subject}is ${describe(item)}, not plain data (an object, array, string, number or boolean)`)
         return undefined
       }
     } catch (err) {
-      issues.add(path, `reading it threw: ${messageOf(err)}`)
+      issues.add(path, `${path === '' ? 'reading the config' : 'reading it'} threw: ${messageOf(err)}`)
       return undefined
     }
     open.set(item, path)

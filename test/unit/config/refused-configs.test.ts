@@ -324,3 +324,9 @@ test('a proxy whose traps throw is refused, not a crash', () => {
   const issues = issuesOf(() => loadConfigObject({ upstreams: UPSTREAM, routes: [route({ match: hostile })] }))
   assert.deepEqual(issues, ['routes[0].match: reading it threw: no keys'])
 })
+
+test('problems with the config as a whole say so, having no path to name', () => {
+  assert.deepEqual(issuesOf(() => loadConfigObject(new Date(0))), [': the config is a Date, not plain data (an object, array, string, number or boolean)'])
+  assert.deepEqual(issuesOf(() => loadConfigObject(new Proxy({}, { ownKeys () { throw new Error('no keys') } }))), [': reading the config threw: no keys'])
+  assert.deepEqual(issuesOf(() => loadConfigObject(() => ({}))), [': the config must be an object (a mapping at the top of the file)'])
+})
