@@ -12,11 +12,16 @@ import { parseCommand, UsageError, USAGE, type Command } from './args.js'
 import { isRunning, readPidFile, removePidFile, writePidFile } from './pid-file.js'
 import { hashPassword } from './hash-password.js'
 import { loadConfigFile } from '../config/load.js'
-import { ConfigError, formatIssues } from '../config/errors.js'
+import { ConfigError, formatIssues, messageOf } from '../config/errors.js'
+import { formatHostPort } from '../net/address.js'
 import { Gateway } from '../gateway.js'
 
 /** Set in the environment of the process a `--daemon` start forks. */
 const DAEMON_CHILD = 'TOLLGATE_DAEMON_CHILD'
+/** `TOLLGATE_DEBUG=1`: print and log the stacks of errors that stop the command. */
+const DEBUG = process.env.TOLLGATE_DEBUG === '1'
+/** Until the gateway first serves, a failure is told in one line, in the log as on stderr. */
+let starting = true
 const STOP_WAIT_MS = 120_000
 
 export async function main (argv: readonly string[]): Promise<number> {
@@ -54,10 +59,35 @@ async function validate (config: string, routesDir: string | undefined): Promise
     process.stdout.write('config OK\n')
     return 0
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
+    if (!(err instanceof ConfigError)) return failed(err)
     process.stdout.write(`${formatIssues(err.issues)}\n`)
     return 1
   }
+}
+
+/** An error nobody planned for: one line on stderr (the stack too with TOLLGATE_DEBUG=1), exit 1. */
+function failed (err: unknown, what = ''): number {
+  process.stderr.write(`tollgate: ${what}${describeFailure(err)}\n`)
+  if (DEBUG && err instanceof Error && err.stack !== undefined) process.stderr.write(`${err.stack}\n`)
+  return 1
+}
+
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available'
+}
+
+/** Node's listen() error: code, address and port, no use for a stack (it is Node's own). */
+function listenError (err: unknown): (NodeJS.ErrnoException & { address?: string, port?: number }) | null {
+  return err instanceof Error && (err as NodeJS.ErrnoException).syscall === 'listen' ? err as NodeJS.ErrnoException : null
+}
+
+function describeFailure (err: unknown): string {
+  const listen = listenError(err)
+  if (listen === null) return messageOf(err)
+  const where = listen.address === undefined ? 'the configured address' : formatHostPort(listen.address, listen.port ?? 0)
+  return `cannot listen on ${where}: ${LISTEN_ERRORS[listen.code ?? ''] ?? listen.code ?? messageOf(err)}`
 }
 
 async function start (command: Extract<Command, { name: 'start' }>): Promise<number> {
@@ -67,7 +97,7 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
   try {
     server = (await loadConfigFile(command.config, loadOptions)).compiled.server
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
+    if (!(err instanceof ConfigError)) return failed(err)
     process.stderr.write(`tollgate: the config is invalid:\n${formatIssues(err.issues)}\n`)
     return 1
   }
@@ -91,11 +121,22 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
   try {
     await gateway.reload()
   } catch (err) {
-    logger.fatal({ err }, 'the gateway could not start')
+    // Said once on stderr, where whoever started it looks, and once in the log.
+    const listen = listenError(err)
+    if (listen !== null) {
+      process.stderr.write(`tollgate: ${describeFailure(err)}\n`)
+      logger.fatal({ code: listen.code, address: listen.address, port: listen.port }, describeFailure(err))
+    } else if (err instanceof ConfigError) {
+      process.stderr.write(`tollgate: the config is invalid:\n${formatIssues(err.issues)}\n`)
+    } else {
+      failed(err, 'the gateway could not start: ')
+      logger.fatal({ err }, `the gateway could not start: ${messageOf(err)}`)
+    }
     await gateway.close(0).catch(() => undefined)
     logger.flush()
     return 1
   }
+  starting = false
   if (pidFile !== null) writePidFile(pidFile)
   for (const address of gateway.addresses()) {
     logger.info({ address: `${address.tls ? 'https' : 'http'}://${address.host}:${address.port}` }, 'listening')
@@ -132,12 +173,27 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
 }
 
 function createLogger (level: string, logFile: string | null): Logger {
-  if (logFile === null) return pino({ level })
+  const options = { level, serializers: { err: serializeError } }
+  if (logFile === null) return pino(options)
   // Synchronous writes: a line is in the file when the call returns, so the daemon's
   // parent finds the startup lines when told the gateway is ready, and a crash loses none.
   // (An async destination's flush() reports done before its write lands.)
   mkdirSync(dirname(resolve(logFile)), { recursive: true })
-  return pino({ level }, pino.destination({ dest: openSync(logFile, 'a'), sync: true }))
+  return pino(options, pino.destination({ dest: openSync(logFile, 'a'), sync: true }))
+}
+
+/**
+ * pino's own error serializer, without the stack for an error that stops the start (the
+ * gateway logs a failed apply with its error; the start reports it in one line) and for
+ * a listen error at any time (its stack shows only Node's internals): the line keeps what
+ * says what happened. TOLLGATE_DEBUG=1 keeps every stack.
+ */
+function serializeError (err: unknown): unknown {
+  if (!(err instanceof Error)) return err
+  const serialized = pino.stdSerializers.err(err)
+  if (DEBUG || (!starting && listenError(err) === null)) return serialized
+  const { stack: _stack, ...withoutStack } = serialized
+  return withoutStack
 }
 
 /**
@@ -211,7 +267,6 @@ if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLTo
   main(process.argv.slice(2)).then((code) => {
     if (code >= 0) process.exitCode = code
   }, (err: unknown) => {
-    process.stderr.write(`tollgate: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-    process.exitCode = 1
+    process.exitCode = failed(err)
   })
 }

@@ -8,9 +8,10 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
-import type { GatewayFileConfig, ListenConfig, RetriesConfig, RouteFileConfig, ServerConfig, TargetConfig, UpstreamConfig } from './schema.js'
+import type { GatewayFileConfig, HeaderRulesConfig, ListenConfig, RetriesConfig, RouteFileConfig, ServerConfig, TargetConfig, UpstreamConfig } from './schema.js'
 import { IssueList, joinPath } from './errors.js'
 import { parseDuration, parseSize } from './units.js'
+import { cookieNameProblem, headerNameProblem, headerValueProblem } from './http-names.js'
 import { parseHostPort, formatHostPort } from '../net/address.js'
 import { parseCidr } from '../net/cidr.js'
 import type { TargetSpec } from '../upstream/target.js'
@@ -135,6 +136,16 @@ export const DEFAULTS = Object.freeze({
   stickyTtlMs: 3_600_000
 })
 
+/**
+ * Bounds of `server.limits.maxHeaderSize`. Node accepts any size up to 2^53 − 1 and
+ * serves requests under it, but a connection buffers its whole header block before the
+ * limit refuses it: a cap of 1 MiB keeps a client from holding more than that per
+ * connection (nginx's largest default buffers are 4 × 8 KiB; Node's default is 16 KiB).
+ * Below 1 KiB ordinary requests would be refused with 431.
+ */
+export const MIN_HEADER_SIZE = 1024
+export const MAX_HEADER_SIZE = 1024 * 1024
+
 export interface CompileOptions {
   /** Relative file paths (certificates) are resolved against this folder. */
   readonly baseDir: string
@@ -198,16 +209,25 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
   if (server.daemon === true && (server.logFile ?? null) === null) {
     issues.add('server.logFile', 'is required when daemon is true')
   }
-  const headersTimeoutMs = duration(limits.headersTimeout, DEFAULTS.headersTimeoutMs)
-  const requestTimeoutMs = duration(limits.requestTimeout, DEFAULTS.requestTimeoutMs)
-  if (headersTimeoutMs > requestTimeoutMs) {
+  const headersTimeoutMs = duration(limits.headersTimeout, DEFAULTS.headersTimeoutMs, 'server.limits.headersTimeout', issues)
+  const requestTimeoutMs = duration(limits.requestTimeout, DEFAULTS.requestTimeoutMs, 'server.limits.requestTimeout', issues)
+  if (headersTimeoutMs < 1) {
+    // To Node, 0 means no deadline at all: a client could hold a connection open forever by
+    // never finishing its headers.
+    issues.add('server.limits.headersTimeout', 'must be at least 1ms (0 would let a client that never finishes its headers hold the connection forever)')
+  } else if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) {
+    // requestTimeout 0 is Node's "no deadline for the whole request": nothing to exceed.
     issues.add('server.limits.headersTimeout', 'must not exceed requestTimeout')
+  }
+  const maxHeaderSize = limits.maxHeaderSize === undefined ? DEFAULTS.maxHeaderSize : parseSize(limits.maxHeaderSize)
+  if (maxHeaderSize < MIN_HEADER_SIZE || maxHeaderSize > MAX_HEADER_SIZE) {
+    issues.add('server.limits.maxHeaderSize', `must be from 1kb to 1mb (${MIN_HEADER_SIZE} to ${MAX_HEADER_SIZE} bytes): every connection may buffer this much`)
   }
   return {
     listeners,
     workers: server.workers === 'auto' ? 0 : (server.workers ?? 1),
     trustProxy,
-    gracefulShutdownMs: duration(server.gracefulShutdown, DEFAULTS.gracefulShutdownMs),
+    gracefulShutdownMs: duration(server.gracefulShutdown, DEFAULTS.gracefulShutdownMs, 'server.gracefulShutdown', issues),
     daemon: server.daemon ?? false,
     pidFile: server.pidFile ?? null,
     logFile: server.logFile ?? null,
@@ -217,7 +237,7 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
     limits: {
       headersTimeoutMs,
       requestTimeoutMs,
-      maxHeaderSize: limits.maxHeaderSize === undefined ? DEFAULTS.maxHeaderSize : parseSize(limits.maxHeaderSize),
+      maxHeaderSize,
       maxHeaders: limits.maxHeaders ?? DEFAULTS.maxHeaders,
       maxConnections: limits.maxConnections ?? DEFAULTS.maxConnections,
       bodyLimit: limits.bodyLimit === undefined ? DEFAULTS.bodyLimit : parseSize(limits.bodyLimit)
@@ -272,29 +292,38 @@ function compileUpstream (name: string, upstream: UpstreamConfig, baseDir: strin
   if (upstream.sticky !== undefined && balancerKind !== 'sticky-cookie') {
     issues.add(joinPath(path, 'sticky'), 'is only used with balancer: sticky-cookie')
   }
+  const hashKey = parseHashKey(upstream.hash?.key ?? 'ip')
+  if ('name' in hashKey) {
+    const problem = hashKey.from === 'header' ? headerNameProblem(hashKey.name) : cookieNameProblem(hashKey.name)
+    if (problem !== null) issues.add(joinPath(joinPath(path, 'hash'), 'key'), `${JSON.stringify(hashKey.name)} ${problem}`)
+  }
+  const stickyCookie = upstream.sticky?.cookie ?? DEFAULTS.stickyCookie
+  const stickyProblem = cookieNameProblem(stickyCookie)
+  if (stickyProblem !== null) issues.add(joinPath(joinPath(path, 'sticky'), 'cookie'), stickyProblem)
   const timeouts = upstream.timeouts ?? {}
-  const idleMs = duration(timeouts.idle, DEFAULTS.idleMs)
+  const timeoutsPath = joinPath(path, 'timeouts')
+  const idleMs = duration(timeouts.idle, DEFAULTS.idleMs, joinPath(timeoutsPath, 'idle'), issues)
   return {
     name,
     fingerprint: fingerprintOf(upstream, tls),
     targets,
     balancer: {
       kind: balancerKind,
-      hashKey: parseHashKey(upstream.hash?.key ?? 'ip'),
+      hashKey,
       sticky: {
-        cookie: upstream.sticky?.cookie ?? DEFAULTS.stickyCookie,
-        ttlMs: duration(upstream.sticky?.ttl, DEFAULTS.stickyTtlMs)
+        cookie: stickyCookie,
+        ttlMs: duration(upstream.sticky?.ttl, DEFAULTS.stickyTtlMs, joinPath(joinPath(path, 'sticky'), 'ttl'), issues)
       }
     },
     tls,
     timeouts: {
-      connectMs: duration(timeouts.connect, DEFAULTS.connectMs),
-      responseMs: duration(timeouts.response, DEFAULTS.responseMs),
+      connectMs: duration(timeouts.connect, DEFAULTS.connectMs, joinPath(timeoutsPath, 'connect'), issues),
+      responseMs: duration(timeouts.response, DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues),
       idleMs
     },
     pool: {
       connections: upstream.pool?.connections ?? null,
-      keepAliveMs: Math.min(idleMs, duration(upstream.pool?.keepAlive, DEFAULTS.keepAliveMs))
+      keepAliveMs: Math.min(idleMs, duration(upstream.pool?.keepAlive, DEFAULTS.keepAliveMs, joinPath(joinPath(path, 'pool'), 'keepAlive'), issues))
     },
     retries: compileRetries(upstream.retries, undefined)
   }
@@ -362,6 +391,12 @@ function compileRoute (
   }
   const match = route.match ?? {}
   issues.attempt(joinPath(joinPath(path, 'match'), 'path'), () => compilePathPattern(match.path))
+  for (const name of Object.keys(match.headers ?? {})) {
+    const problem = headerNameProblem(name)
+    if (problem !== null) issues.add(joinPath(joinPath(joinPath(path, 'match'), 'headers'), name), problem)
+  }
+  checkHeaderRules(route.requestHeaders, joinPath(path, 'requestHeaders'), issues)
+  checkHeaderRules(route.responseHeaders, joinPath(path, 'responseHeaders'), issues)
   const matchSpec: RouteMatchSpec = {
     ...(match.host !== undefined ? { host: match.host } : {}),
     ...(match.path !== undefined ? { path: match.path } : {}),
@@ -374,6 +409,7 @@ function compileRoute (
   const responseHeaders = issues.attempt(joinPath(path, 'responseHeaders'), () => compileHeaderRules(route.responseHeaders))
   const upstream = route.upstream === undefined ? undefined : upstreams.get(route.upstream)
   const timeouts = route.timeouts ?? {}
+  const timeoutsPath = joinPath(path, 'timeouts')
   if (rewritePath === undefined || rewriteQuery === undefined || requestHeaders === undefined || responseHeaders === undefined) return undefined
   return {
     index,
@@ -386,8 +422,8 @@ function compileRoute (
     requestHeaders,
     responseHeaders,
     timeouts: {
-      connectMs: duration(timeouts.connect, upstream?.timeouts.connectMs ?? DEFAULTS.connectMs),
-      responseMs: duration(timeouts.response, upstream?.timeouts.responseMs ?? DEFAULTS.responseMs)
+      connectMs: duration(timeouts.connect, upstream?.timeouts.connectMs ?? DEFAULTS.connectMs, joinPath(timeoutsPath, 'connect'), issues),
+      responseMs: duration(timeouts.response, upstream?.timeouts.responseMs ?? DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues)
     },
     retries: transparent && route.retries === undefined
       ? { attempts: 0, onConnectError: false, statuses: new Set(), methods: new Set() }
@@ -396,8 +432,34 @@ function compileRoute (
   }
 }
 
-function duration (value: string | number | undefined, fallback: number): number {
-  return value === undefined ? fallback : parseDuration(value)
+/** Milliseconds, or `fallback` when the key is absent; a duration too long is an issue at `path`. */
+function duration (value: string | number | undefined, fallback: number, path: string, issues: IssueList): number {
+  if (value === undefined) return fallback
+  return issues.attempt(path, () => parseDuration(value)) ?? fallback
+}
+
+/**
+ * Names and values Node would refuse when a rule applies them: the request or response
+ * would fail each time, so the config is refused once instead.
+ */
+function checkHeaderRules (rules: HeaderRulesConfig | undefined, path: string, issues: IssueList): void {
+  if (rules === undefined) return
+  for (const [name, value] of Object.entries(rules.set ?? {})) {
+    const at = joinPath(joinPath(path, 'set'), name)
+    const problem = headerNameProblem(name) ?? headerValueProblem(value)
+    if (problem !== null) issues.add(at, problem)
+  }
+  for (const [from, to] of Object.entries(rules.copy ?? {})) {
+    const at = joinPath(joinPath(path, 'copy'), from)
+    const fromProblem = headerNameProblem(from)
+    if (fromProblem !== null) issues.add(at, fromProblem)
+    const toProblem = headerNameProblem(to)
+    if (toProblem !== null) issues.add(at, `copies to ${JSON.stringify(to)}, which ${toProblem}`)
+  }
+  ;(rules.remove ?? []).forEach((name, i) => {
+    const problem = headerNameProblem(name)
+    if (problem !== null) issues.add(joinPath(joinPath(path, 'remove'), i), problem)
+  })
 }
 
 function readFile (file: string, baseDir: string, path: string, issues: IssueList): Buffer | undefined {

@@ -31,9 +31,8 @@ export function substituteEnv (value: unknown, env: Environment, issues: IssueLi
   if (typeof value === 'string') return substituteString(value, env, issues, path)
   if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, issues, joinPath(path, i)))
   if (value !== null && typeof value === 'object' && isPlainObject(value)) {
-    const out: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(value)) out[key] = substituteEnv(item, env, issues, joinPath(path, key))
-    return out
+    // fromEntries defines keys: a "__proto__" key stays data, to be checked like any other.
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, issues, joinPath(path, key))]))
   }
   return value
 }

@@ -20,8 +20,12 @@ export class ConfigError extends Error {
   }
 }
 
+/** One line per issue, always: a message that spans lines (a module's error) is joined. */
 export function formatIssues (issues: readonly ConfigIssue[]): string {
-  return issues.map(i => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('\n')
+  return issues.map(i => {
+    const message = i.message.replace(/\s*[\r\n]+\s*/g, ' ')
+    return i.path === '' ? message : `${i.path}: ${message}`
+  }).join('\n')
 }
 
 /** Joins path segments the way users read them: `a.b[2].c`. */
@@ -53,4 +57,26 @@ export class IssueList {
   throwIfAny (): void {
     if (this.items.length > 0) throw new ConfigError(this.items)
   }
+}
+
+/** An error's message on one line, whatever was thrown. */
+export function messageOf (err: unknown): string {
+  let text: string
+  try {
+    text = err instanceof Error ? err.message : String(err)
+  } catch {
+    text = 'a value that cannot be shown'
+  }
+  return oneLine(text)
+}
+
+/**
+ * The first line of a message; a first line that only announces what follows
+ * ("Transform failed with 1 error:") keeps the line after it.
+ */
+export function oneLine (text: string): string {
+  const lines = text.split(/\r?\n/).map(line => line.trim()).filter(line => line !== '')
+  const first = lines[0] ?? ''
+  const second = lines[1]
+  return first.endsWith(':') && second !== undefined ? `${first} ${second}` : first
 }

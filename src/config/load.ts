@@ -1,17 +1,20 @@
 /**
  * Loading: file (YAML, JSON, or a TypeScript/JavaScript module exporting `defineGateway`)
- * → routes from `routes/*.ts` → `.env` and `${NAME}` → schema → compile. The result is a
- * frozen CompiledGateway or a ConfigError listing every problem as `path: message`.
- * Nothing is applied here: the caller decides whether to swap the running config.
+ * → routes from `routes/*.ts` → copied into plain data (no loops, getters or runaway
+ * nesting) → `.env` and `${NAME}` → schema → compile. The result is a frozen
+ * CompiledGateway or a ConfigError listing every problem as `path: message`. Nothing is
+ * applied here: the caller decides whether to swap the running config.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, dirname, extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseDocument } from 'yaml'
-import { ConfigError, IssueList, joinPath } from './errors.js'
+import { ConfigError, IssueList, joinPath, messageOf } from './errors.js'
 import { readDotEnv, substituteEnv, type Environment } from './env.js'
 import { validateSchema } from './validate.js'
 import { compileGateway, type CompiledGateway } from './compile.js'
+import { makeTollgateImportable } from './self-package.js'
+import { MAX_CONFIG_VALUES, toPlainData } from './plain-data.js'
 import type { RouteHooks } from '../hooks.js'
 
 export interface LoadOptions {
@@ -50,24 +53,30 @@ export function loadConfigObject (raw: unknown, options: { baseDir?: string, env
 }
 
 interface RouteModuleEntry {
-  readonly route: unknown
+  /** The module's default export: a route or an array of routes, not read yet. */
+  readonly exported: unknown
   readonly file: string
 }
 
 function buildConfig (raw: unknown, options: { baseDir: string, env: Environment, extraRoutes: readonly RouteModuleEntry[] }): CompiledGateway {
   const issues = new IssueList()
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError([{ path: '', message: 'the config must be an object (a mapping at the top of the file)' }])
-  }
-  const config: Record<string, unknown> = { ...(raw as Record<string, unknown>) }
+  const notAnObject = new ConfigError([{ path: '', message: 'the config must be an object (a mapping at the top of the file)' }])
+  if (raw === null || typeof raw !== 'object') throw notAnObject
+  const plain = toPlainData(raw, [], issues)
+  issues.throwIfAny()
+  if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) throw notAnObject
+  const config = plain as Record<string, unknown>
   const origins = new Map<number, string>()
   if (options.extraRoutes.length > 0) {
-    const routes = Array.isArray(config.routes) ? [...config.routes as unknown[]] : []
+    const routes = Array.isArray(config.routes) ? config.routes as unknown[] : []
     for (const entry of options.extraRoutes) {
-      origins.set(routes.length, entry.file)
-      routes.push(entry.route)
+      for (const route of routesOf(entry, issues)) {
+        origins.set(routes.length, entry.file)
+        routes.push(toPlainData(route, ['routes', routes.length], issues))
+      }
     }
     config.routes = routes
+    if (issues.items.length > 0) throw new ConfigError(withOrigins(issues.items, origins))
   }
   const hooks = extractHooks(config, issues)
   const substituted = substituteEnv(config, options.env, issues)
@@ -79,6 +88,18 @@ function buildConfig (raw: unknown, options: { baseDir: string, env: Environment
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(withOrigins(err.issues, origins))
     throw err
+  }
+}
+
+/** A route module's routes (its export is one or an array), each read once. */
+function routesOf (entry: RouteModuleEntry, issues: IssueList): unknown[] {
+  const exported = entry.exported
+  try {
+    if (!Array.isArray(exported)) return [exported]
+    return Array.from({ length: Math.min(exported.length, MAX_CONFIG_VALUES) }, (_, i): unknown => exported[i])
+  } catch (err) {
+    issues.add('', `${basename(entry.file)}: reading its default export threw: ${messageOf(err)}`)
+    return []
   }
 }
 
@@ -128,19 +149,27 @@ async function readConfigFile (file: string): Promise<unknown> {
     try {
       return JSON.parse(text)
     } catch (err) {
-      throw new ConfigError([{ path: '', message: `${basename(file)} is not valid JSON: ${(err as Error).message}` }])
+      throw new ConfigError([{ path: '', message: `${basename(file)} is not valid JSON: ${messageOf(err)}` }])
     }
   }
   if (MODULE_EXTENSIONS.has(ext)) return defaultExport(await importModule(file), file)
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map(e => {
-      const at = e.linePos?.[0]
-      const where = at === undefined ? basename(file) : `${basename(file)}:${at.line}:${at.col}`
-      return { path: '', message: `${where}: ${(e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '')}` }
-    }))
+  try {
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
+    if (doc.errors.length > 0) {
+      throw new ConfigError(doc.errors.map(e => {
+        const at = e.linePos?.[0]
+        const where = at === undefined ? basename(file) : `${basename(file)}:${at.line}:${at.col}`
+        const text = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '')
+        // The parser recurses, and reports its own stack overflow as a syntax error.
+        return { path: '', message: `${where}: ${text.startsWith('Maximum call stack size exceeded') ? 'nested too deeply to read' : text}` }
+      }))
+    }
+    return doc.toJS({ maxAliasCount: 100 })
+  } catch (err) {
+    // Whatever else the parser throws (it recurses) is still a refused file, not a crash.
+    if (err instanceof ConfigError) throw err
+    throw new ConfigError([{ path: '', message: `${basename(file)} cannot be read as YAML: ${messageOf(err)}` }], { cause: err })
   }
-  return doc.toJS({ maxAliasCount: 100 })
 }
 
 /** Loads `routes/*.{ts,js}`: each default export is a route or an array of routes. */
@@ -155,8 +184,7 @@ async function loadRouteModules (dir: string, required: boolean): Promise<RouteM
   const entries: RouteModuleEntry[] = []
   for (const name of files) {
     const file = join(dir, name)
-    const exported = defaultExport(await importModule(file), file)
-    for (const route of Array.isArray(exported) ? exported : [exported]) entries.push({ route, file })
+    entries.push({ exported: defaultExport(await importModule(file), file), file })
   }
   return entries
 }
@@ -166,6 +194,7 @@ let loadGeneration = 0
 
 async function importModule (file: string): Promise<Record<string, unknown>> {
   try {
+    await makeTollgateImportable()
     const url = `${pathToFileURL(file).href}?load=${++loadGeneration}`
     const ext = extname(file)
     if (ext === '.ts' || ext === '.mts' || ext === '.cts') {
@@ -175,15 +204,21 @@ async function importModule (file: string): Promise<Record<string, unknown>> {
     }
     return await import(url) as Record<string, unknown>
   } catch (err) {
-    throw new ConfigError([{ path: '', message: `${basename(file)}: ${(err as Error).message}` }], { cause: err })
+    // A module's error may span lines (a compile error, a require stack): the first says what.
+    throw new ConfigError([{ path: '', message: `${basename(file)}: ${messageOf(err)}` }], { cause: err })
   }
 }
 
 function defaultExport (mod: Record<string, unknown>, file: string): unknown {
-  let value = mod.default
-  // A CommonJS or tsx-wrapped module may nest the default export once more.
-  if (value !== null && typeof value === 'object' && 'default' in value && Object.keys(value).length === 1) {
-    value = (value as { default: unknown }).default
+  let value: unknown
+  try {
+    value = mod.default
+    // A CommonJS or tsx-wrapped module may nest the default export once more.
+    if (value !== null && typeof value === 'object' && 'default' in value && Object.keys(value).length === 1) {
+      value = (value as { default: unknown }).default
+    }
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `${basename(file)}: reading its default export threw: ${messageOf(err)}` }], { cause: err })
   }
   if (value === undefined) throw new ConfigError([{ path: '', message: `${basename(file)} has no default export` }])
   return value

@@ -5,10 +5,11 @@
  *
  * Every object is closed (`additionalProperties: false`) so that a misspelt key is an
  * error, not a silently ignored setting. Checks JSON Schema cannot express (a route naming
- * a missing upstream, a bad CIDR or regex) live in `check.ts` and report the same
+ * a missing upstream, a bad CIDR or regex) live in `compile.ts` and report the same
  * `path: message` lines.
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox'
+import { MAX_DURATION_MS, MAX_DURATION_TEXT } from './units.js'
 
 const closed = <T extends TProperties>(properties: T, description?: string): TObject<T> =>
   Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) })
@@ -16,10 +17,14 @@ const closed = <T extends TProperties>(properties: T, description?: string): TOb
 export const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)\\s*$'
 export const SIZE_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kK][bB]|[mM][bB]|[gG][bB])\\s*$'
 
-/** "500ms", "2s", "1m", "1h", or an integer number of milliseconds. */
+/**
+ * "500ms", "2s", "1m", "1h", or an integer number of milliseconds, at most MAX_DURATION_MS
+ * (a string's value is checked against it where it is parsed, in compile).
+ */
 export const Duration = Type.Union([
   Type.String({ pattern: DURATION_PATTERN }),
-  Type.Integer({ minimum: 0 })
+  // The bound's own message replaces the union's (validate.ts): it says what the limit is.
+  Type.Integer({ minimum: 0, maximum: MAX_DURATION_MS, errorMessage: `must be at most ${MAX_DURATION_TEXT}` })
 ], { description: 'a duration: "500ms", "2s", "1m", "1h" or milliseconds', errorMessage: 'must be a duration such as "500ms", "2s", "1m" or a number of milliseconds' })
 
 /** "100b", "64kb", "10mb", or an integer number of bytes. */
@@ -30,7 +35,9 @@ export const Size = Type.Union([
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 const HttpMethod = Type.String({ pattern: '^[A-Za-z]+$', description: 'an HTTP method' })
-const HeaderName = Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'an HTTP header name' })
+/** An HTTP token (RFC 9110 §5.6.2): what Node accepts as a header name, and a cookie name. */
+export const TOKEN_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+const HeaderName = Type.String({ pattern: TOKEN_PATTERN, description: 'an HTTP header name', errorMessage: 'is not a valid header name' })
 const StringMap = Type.Record(Type.String(), Type.String())
 
 // ---------------------------------------------------------------- server
@@ -126,7 +133,7 @@ export const UpstreamSchema = closed({
     })
   })),
   sticky: Type.Optional(closed({
-    cookie: Type.Optional(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" })),
+    cookie: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, errorMessage: 'is not a valid cookie name' })),
     ttl: Type.Optional(Duration)
   })),
   protocol: Type.Optional(Type.Literal('http1', { errorMessage: 'must be http1 (h2 and h2c upstreams are not supported yet)' })),

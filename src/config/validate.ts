@@ -11,7 +11,8 @@ let compiled: ValidateFunction<GatewayFileConfig> | undefined
 
 function validator (): ValidateFunction<GatewayFileConfig> {
   if (compiled === undefined) {
-    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
+    // verbose: errors carry their schema (`parentSchema`), where `errorMessage` is read.
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
     // `errorMessage` annotates a schema with the sentence to show when it fails as a whole.
     ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' })
     compiled = ajv.compile<GatewayFileConfig>(GatewayConfigSchema)
@@ -34,10 +35,18 @@ function toIssues (errors: readonly ErrorObject[]): { path: string, message: str
   // complaints are noise, so keep only the union's (with its errorMessage when it has one).
   const unionPaths = errors.filter(e => e.keyword === 'anyOf').map(e => e.instancePath)
   const kept = errors.filter(e => e.keyword === 'anyOf' || !unionPaths.some(p => isWithin(e.instancePath, p)))
+  // A value of the right type that is only too large says more than "must be a duration":
+  // a branch's upper bound with its own message speaks for the union.
+  const bounds = new Map<string, string>()
+  for (const e of errors) {
+    const custom = (e.parentSchema as { errorMessage?: unknown } | undefined)?.errorMessage
+    if (e.keyword === 'maximum' && typeof custom === 'string') bounds.set(e.instancePath, custom)
+  }
   const seen = new Set<string>()
   const out: { path: string, message: string }[] = []
   for (const error of kept) {
-    const { path, message } = describe(error)
+    const bound = error.keyword === 'anyOf' ? bounds.get(error.instancePath) : undefined
+    const { path, message } = bound === undefined ? describe(error) : { path: pointerToPath(error.instancePath), message: bound }
     const key = `${path}\u0000${message}`
     if (seen.has(key)) continue
     seen.add(key)
@@ -77,6 +86,7 @@ function describe (error: ErrorObject): { path: string, message: string } {
     case 'anyOf':
     case 'pattern':
     case 'const':
+    case 'maximum':
       if (typeof custom === 'string') return { path, message: custom }
       break
     case 'propertyNames':

@@ -2,6 +2,7 @@
  * The route table: host, path, methods and headers of every route, compiled once at load,
  * matched in config order (first match wins) against a normalised path.
  */
+import safeRegex from 'safe-regex2'
 import { normalizePath } from './path.js'
 
 export interface RouteMatchSpec {
@@ -58,16 +59,42 @@ export function compilePathPattern (path: string | undefined): PathPattern {
   if (path.startsWith('~')) {
     const source = path.slice(1).trim()
     if (source === '') throw new Error('the regex is empty')
+    let regex: RegExp
     try {
-      return { kind: 'regex', regex: new RegExp(source), source }
+      regex = new RegExp(source)
     } catch (err) {
       throw new Error(`invalid regex "${source}": ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`)
     }
+    refuseSlowRegex(source)
+    return { kind: 'regex', regex, source }
   }
   if (!path.startsWith('/')) throw new Error(`"${path}" must start with "/" (or "~" for a regex)`)
   if (path.endsWith('/*')) return { kind: 'prefix', prefix: path.slice(0, -2), prefixSlash: path.slice(0, -1) }
   if (path.includes('*')) throw new Error(`"${path}": "*" is only allowed at the end, as "/x/*"`)
   return { kind: 'exact', path }
+}
+
+/** safe-regex2's default, and find-my-way's: more quantifiers than this in one regex is refused. */
+const MAX_REGEX_REPETITIONS = 25
+
+/**
+ * Every request's path is matched against the route regexes on the event loop: one regex
+ * that backtracks exponentially (`^/p/([a-z0-9]+-?)*$` and 31 bytes of path take seconds)
+ * stalls every request of the process. Refused at load the way Fastify's router refuses
+ * its own: safe-regex2 reports a quantifier inside a repeated group (star height > 1), and
+ * more than 25 quantifiers in one regex. Its check is conservative: `?` counts as a
+ * repetition, so `(/.*)?` is refused too (`(/.*|)` says the same and passes).
+ */
+function refuseSlowRegex (source: string): void {
+  if (safeRegex(source, { limit: Number.POSITIVE_INFINITY })) {
+    if (safeRegex(source, { limit: MAX_REGEX_REPETITIONS })) return
+    throw new Error(`the regex "${source}" has more than ${MAX_REGEX_REPETITIONS} quantifiers and may take very long on some paths; simplify it`)
+  }
+  // safe-regex2's parser does not know lookbehind, and then reports any regex as unsafe.
+  if (/\(\?<[=!]/.test(source)) {
+    throw new Error(`the regex "${source}" uses a lookbehind ((?<= or (?<!), which the check for slow regexes cannot read; rewrite it without one`)
+  }
+  throw new Error(`the regex "${source}" may take exponential time on some paths (nested quantifiers); rewrite it without a repeated group that itself repeats`)
 }
 
 type HostTest = (host: string) => boolean

@@ -254,3 +254,14 @@ test('the shipped example configs validate', () => {
     assert.equal(result.stdout, 'config OK\n')
   }
 })
+
+test('validate explains a malformed value with the message the schema gives it', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), 'upstreams:\n  a: { targets: ["127.0.0.1:1"], balancer: fastest, timeouts: { response: soon } }\n')
+  const result = runCli(['validate', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.deepEqual(result.stdout.trimEnd().split('\n').sort(), [
+    'upstreams.a.balancer: must be one of round-robin, random, least-connections, consistent-hash, sticky-cookie',
+    'upstreams.a.timeouts.response: must be a duration such as "500ms", "2s", "1m" or a number of milliseconds'
+  ])
+})

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseDuration, parseSize, formatDuration } from '../../../src/config/units.js'
+import { parseDuration, parseSize, formatDuration, MAX_DURATION_MS } from '../../../src/config/units.js'
 
 test('durations parse from ms, s, m, h and plain milliseconds', () => {
   assert.equal(parseDuration('500ms'), 500)
@@ -27,4 +27,13 @@ test('durations format back to their shortest exact spelling', () => {
   assert.equal(formatDuration(100), '100ms')
   assert.equal(formatDuration(30_000), '30s')
   assert.equal(formatDuration(120_000), '2m')
+})
+
+test('a duration longer than a Node timer can wait (2^31 - 1 ms) is refused, naming the limit', () => {
+  assert.equal(MAX_DURATION_MS, 2 ** 31 - 1)
+  assert.equal(parseDuration(2_147_483_647), 2_147_483_647)
+  assert.equal(parseDuration('596h'), 2_145_600_000)
+  assert.throws(() => parseDuration('600h'), /^Error: "600h" is longer than 2147483647 ms \(about 24\.8 days\)/)
+  assert.throws(() => parseDuration('2147483.648s'), /is longer than 2147483647 ms/)
+  assert.throws(() => parseDuration(2_147_483_648), /^Error: 2147483648 is longer than 2147483647 ms/)
 })

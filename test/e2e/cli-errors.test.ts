@@ -1,0 +1,153 @@
+// How `tollgate validate` and `tollgate start` end on a config they cannot use, or a
+// gateway that cannot start: `path: message` lines or one plain line, exit 1, no stack.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { once } from 'node:events'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { CLI, runCli } from '../helpers/cli.js'
+
+function folder (t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-errors-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A line of a stack trace, as Node prints them (and as a JSON log line would carry them). */
+const STACK_LINE = /\n\s+at |\\n\s+at |"stack"/
+
+function assertNoStack (result: { stdout: string, stderr: string }): void {
+  assert.doesNotMatch(result.stdout, STACK_LINE, `stdout has a stack:\n${result.stdout}`)
+  assert.doesNotMatch(result.stderr, STACK_LINE, `stderr has a stack:\n${result.stderr}`)
+}
+
+const UPSTREAM = 'upstreams: { a: { targets: ["127.0.0.1:1"] } }\n'
+
+test('validate refuses a route regex that may backtrack exponentially, at its path', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), `${UPSTREAM}routes:\n  - { name: r, upstream: a, match: { path: "~ ^/p/([a-z0-9]+-?)*$" } }\n  - { name: s, upstream: a, match: { path: "~ ^/x/(\\\\d+)$" } }\n`)
+  const result = runCli(['validate', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.equal(result.stdout, 'routes[0].match.path: the regex "^/p/([a-z0-9]+-?)*$" may take exponential time on some paths (nested quantifiers); rewrite it without a repeated group that itself repeats\n')
+})
+
+test('validate lists header, duration and limit problems together, one line each', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), `
+server:
+  gracefulShutdown: 600h
+  limits: { headersTimeout: 0, maxHeaderSize: 2mb }
+upstreams:
+  a: { targets: ["127.0.0.1:1"], balancer: consistent-hash, hash: { key: "header:__proto__" } }
+routes:
+  - name: r
+    upstream: a
+    requestHeaders: { set: { x-bad: "a\\r\\nb", "bad name": v } }
+`)
+  const result = runCli(['validate', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.deepEqual(result.stdout.trimEnd().split('\n'), [
+    'server.limits.headersTimeout: must be at least 1ms (0 would let a client that never finishes its headers hold the connection forever)',
+    'server.limits.maxHeaderSize: must be from 1kb to 1mb (1024 to 1048576 bytes): every connection may buffer this much',
+    'server.gracefulShutdown: "600h" is longer than 2147483647 ms (about 24.8 days), the longest a Node timer can wait',
+    'upstreams.a.hash.key: "__proto__" cannot be a header name: every JavaScript object has a property of that name',
+    'routes[0].requestHeaders.set.x-bad: value contains a line break',
+    'routes[0].requestHeaders.set["bad name"]: is not a valid header name'
+  ])
+})
+
+test('a duration written as too many milliseconds is refused with the limit', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.json'), JSON.stringify({ upstreams: { a: { targets: ['127.0.0.1:1'], timeouts: { response: 2_160_000_000 } } } }))
+  const result = runCli(['validate', '-c', join(dir, 'g.json')])
+  assert.equal(result.status, 1)
+  assert.equal(result.stdout, 'upstreams.a.timeouts.response: must be at most 2147483647 ms (about 24.8 days), the longest a Node timer can wait\n')
+})
+
+/** Configs that used to overflow the stack or throw past the loader. */
+function hostileConfigs (dir: string): { file: string, lines: string[] }[] {
+  writeFileSync(join(dir, 'deep.json'), `{"routes":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)
+  writeFileSync(join(dir, 'cyclic.config.ts'), `
+const config: Record<string, unknown> = { upstreams: { a: { targets: ['127.0.0.1:1'] } } }
+config.routes = [{ name: 'r', upstream: 'a', match: config }]
+export default config
+`)
+  writeFileSync(join(dir, 'getter.config.ts'), `
+export default { upstreams: { a: { targets: ['127.0.0.1:1'] } }, get routes () { throw new Error('routes are not ready') } }
+`)
+  writeFileSync(join(dir, 'throws.config.ts'), `
+throw new TypeError('cannot read the environment\\nmore detail')
+`)
+  return [
+    { file: 'deep.json', lines: [`routes${'[0]'.repeat(63)}: is nested more than 64 levels deep`] },
+    { file: 'cyclic.config.ts', lines: ['routes[0].match: refers to itself (a loop back to the top of the config)'] },
+    { file: 'getter.config.ts', lines: ['routes: reading it threw: routes are not ready'] },
+    { file: 'throws.config.ts', lines: ['throws.config.ts: cannot read the environment'] }
+  ]
+}
+
+test('validate ends on a deep, cyclic, throwing or failing config with path: message lines, exit 1, no stack', (t) => {
+  const dir = folder(t)
+  for (const { file, lines } of hostileConfigs(dir)) {
+    const result = runCli(['validate', '-c', join(dir, file)])
+    assert.equal(result.status, 1, `${file}: ${result.stdout}${result.stderr}`)
+    assert.deepEqual(result.stdout.trimEnd().split('\n'), lines, file)
+    assert.equal(result.stderr, '', file)
+    assertNoStack(result)
+  }
+})
+
+test('start ends on the same configs before listening, with the same lines on stderr, exit 1, no stack', (t) => {
+  const dir = folder(t)
+  for (const { file, lines } of hostileConfigs(dir)) {
+    const result = runCli(['start', '-c', join(dir, file)])
+    assert.equal(result.status, 1, `${file}: ${result.stdout}${result.stderr}`)
+    assert.deepEqual(result.stderr.trimEnd().split('\n'), ['tollgate: the config is invalid:', ...lines], file)
+    assert.equal(result.stdout, '', file)
+    assertNoStack(result)
+  }
+})
+
+test('start on a port already in use says so in one line on stderr and exits 1', async (t) => {
+  const dir = folder(t)
+  const holder = createServer()
+  holder.listen(0, '127.0.0.1')
+  await once(holder, 'listening')
+  t.after(() => new Promise<void>(resolve => holder.close(() => resolve())))
+  const port = (holder.address() as AddressInfo).port
+  writeFileSync(join(dir, 'g.yaml'), `server: { listen: [{ host: 127.0.0.1, port: ${port} }] }\n${UPSTREAM}routes: [{ name: r, upstream: a }]\n`)
+  const result = runCli(['start', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.equal(result.stderr, `tollgate: cannot listen on 127.0.0.1:${port}: address already in use\n`)
+  assertNoStack(result)
+})
+
+test('start on an address this host does not have says so in one line on stderr and exits 1', (t) => {
+  const dir = folder(t)
+  // 192.0.2.0/24 is reserved for documentation (RFC 5737): no host has it. Binding sends nothing.
+  writeFileSync(join(dir, 'g.yaml'), `server: { listen: [{ host: 192.0.2.1, port: 8080 }] }\n${UPSTREAM}routes: [{ name: r, upstream: a }]\n`)
+  const result = runCli(['start', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.equal(result.stderr, 'tollgate: cannot listen on 192.0.2.1:8080: address not available\n')
+  assertNoStack(result)
+})
+
+test('an unexpected error at start is one line; TOLLGATE_DEBUG=1 adds its stack', (t) => {
+  const dir = folder(t)
+  // The file is read at validation; only Node's TLS, when the listener is built, parses it.
+  writeFileSync(join(dir, 'not-a-certificate.pem'), 'not a certificate\n')
+  writeFileSync(join(dir, 'g.yaml'), `server: { listen: [{ host: 127.0.0.1, port: 0, tls: { certs: [{ cert: not-a-certificate.pem, key: not-a-certificate.pem }] } }] }\n${UPSTREAM}routes: [{ name: r, upstream: a }]\n`)
+  const result = runCli(['start', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.match(result.stderr, /^tollgate: the gateway could not start: .*PEM.*\n$/)
+  assertNoStack(result)
+
+  const debug = spawnSync(process.execPath, [CLI, 'start', '-c', join(dir, 'g.yaml')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TOLLGATE_DEBUG: '1' } })
+  assert.equal(debug.status, 1)
+  assert.match(debug.stderr, /^tollgate: the gateway could not start: .*PEM.*\n/)
+  assert.match(debug.stderr, /\n\s+at /, 'TOLLGATE_DEBUG=1 prints the stack')
+})
