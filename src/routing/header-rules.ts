@@ -1,6 +1,6 @@
 /**
- * Header rules (`requestHeaders` / `responseHeaders` of a route) compiled into one
- * function, and the hop-by-hop headers a proxy must not pass on (RFC 9110 §7.6.1).
+ * Header rules (`requestHeaders` / `responseHeaders` of a route), compiled once, and the
+ * hop-by-hop headers a proxy must not pass on (RFC 9110 §7.6.1).
  */
 
 export interface HeaderRulesSpec {
@@ -52,9 +52,9 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 
 /**
  * Response headers without the hop-by-hop ones (and those the Connection header names),
- * returned as a new object when anything has to go. Upstream responses nearly always carry `connection` and `keep-alive`;
- * deleting them would turn the headers object into a slow dictionary for everything that
- * reads it afterwards, while a fresh copy stays a fast object.
+ * returned as a new object when anything has to go. Upstream responses nearly always
+ * carry `connection` and `keep-alive`; deleting them would turn the headers object into a
+ * slow dictionary for everything that reads it afterwards, while a fresh copy stays fast.
  */
 export function withoutHopByHop (headers: HeaderMap): HeaderMap {
   const connection = headers.connection

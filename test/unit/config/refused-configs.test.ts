@@ -169,7 +169,7 @@ test('ordinary header rules and names still pass', () => {
     })]
   })
   const headers: Record<string, string> = { 'x-a': '1', 'x-secret': 's' }
-  compiled.routes[0]?.requestHeaders?.(headers)
+  compiled.routes[0]?.requestHeaders?.apply(headers)
   assert.deepEqual(headers, { 'x-a': '1', 'x-b': '1', 'x-proxy': 'tollgate', 'x-quote': 'a "b" \'c\' caf\u00e9\tz' })
 })
 
