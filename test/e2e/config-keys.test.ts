@@ -98,7 +98,7 @@ test('pool.connections caps the connections to a target', async (t) => {
   // one connection is busy with /hold, and no second one is opened for /second or for it.
   const impatient = await run.get(`${run.url}/impatient/probe`)
   assert.equal(impatient.status, 504, `the impatient request got a connection: ${impatient.text}`)
-  assert.match(impatient.json<ErrorBody>().error.message, /accept a connection/)
+  assert.match(impatient.json<ErrorBody>().error.message, /did not accept the connection in time/)
   assert.deepEqual(run.arrivals, ['/hold'], 'a request reached the upstream while its only connection was busy')
   run.release()
   assert.equal((await within(run.held, 5000, '/hold was not answered once released')).text, 'held')

@@ -8,7 +8,6 @@ import { loadConfigFile, loadConfigObject } from '../../../src/config/load.js'
 import { ConfigError } from '../../../src/config/errors.js'
 
 /** src/index.ts, the entry the package exports as `tollgate`. */
-const PUBLIC_ENTRY = new URL('../../../src/index.ts', import.meta.url).href
 
 function folder (t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-load-'))
@@ -49,10 +48,10 @@ test('YAML, JSON and a defineGateway module compile to the same config', async (
     routes: [{ name: 'blue', match: { path: '/blue/*' }, upstream: 'blue' }]
   }
   writeFileSync(join(dir, 'g.json'), JSON.stringify(object))
-  // The module imports defineGateway from the package's public entry and exports what it
-  // returns: if the helper did not hand the config back, the compiled config would differ.
+  // The module imports defineGateway from the package, as a user's config does, and exports
+  // what it returns: if the helper did not hand the config back, the compiled config would differ.
   writeFileSync(join(dir, 'g.config.ts'), [
-    `import { defineGateway } from ${JSON.stringify(PUBLIC_ENTRY)}`,
+    "import { defineGateway } from 'tollgate'",
     `export default defineGateway(${JSON.stringify(object)})`,
     ''
   ].join('\n'))
