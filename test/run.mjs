@@ -28,12 +28,16 @@ if (files.length === 0) {
 console.log(`running ${files.length} test files`)
 const reportDir = mkdtempSync(join(tmpdir(), 'tollgate-test-'))
 const tap = join(reportDir, 'report.tap')
-const result = spawnSync(process.execPath, [
-  '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000',
+const runner = [
+  process.execPath, '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000',
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   '--test-reporter=tap', `--test-reporter-destination=${tap}`,
   ...files
-], { cwd: root, stdio: 'inherit' })
+]
+// Some tests hold thousands of connections (both ends in one process): raise the open-file
+// limit to what the system allows, as `ulimit -n` in a shell would (the common soft limit,
+// 1024, is far below the hard one).
+const result = spawnSync('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...runner], { cwd: root, stdio: 'inherit' })
 const summary = readFileSync(tap, 'utf8')
 rmSync(reportDir, { recursive: true, force: true })
 const count = (name) => Number(summary.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0)
