@@ -5,12 +5,24 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
 import type { Socket } from 'node:net'
 import { request } from 'undici'
 import { startOrigin, startRawOrigin } from '../helpers/origin.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, rawExchange, type ErrorBody } from '../helpers/client.js'
+
+/** Resolves when `socket` closes, however it ends. */
+async function closed (socket: Socket): Promise<void> {
+  if (socket.destroyed) return
+  await new Promise<void>(resolve => socket.once('close', () => resolve()))
+}
+
+/** `promise`, or a failure with `message()` after `ms`. */
+async function within<T> (promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(message())), ms) })
+  return await Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
 
 /** An upstream that answers every request on a connection with `answer`, keeping it alive. */
 async function scriptedOrigin (t: import('node:test').TestContext, answer: (head: string) => string) {
@@ -68,6 +80,22 @@ test('an unsolicited 100 Continue, and other 1xx, before the real response are s
   assert.equal(up.sockets.length, 1, 'the upstream connection survives the 1xx responses and is reused')
 })
 
+test('an informational response is not the response: timeouts.response runs until the final headers', async (t) => {
+  // 103 Early Hints at once, then nothing: the response timeout still applies.
+  const up = await startRawOrigin(t, (socket) => { socket.once('data', () => socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n')) })
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [up.address], timeouts: { response: '400ms' }, retries: { attempts: 0 } } },
+    routes: [{ name: 'r', upstream: 'up' }]
+  })
+  const started = performance.now()
+  const res = await client(t)(`${gw.url}/`)
+  const elapsed = performance.now() - started
+  assert.equal(res.status, 504)
+  assert.equal(res.json<ErrorBody>().error.message, 'the upstream server did not respond in time')
+  // Counted from the 103, the deadline would pass after 800 ms or more.
+  assert.ok(elapsed >= 380 && elapsed < 750, `answered after ${elapsed.toFixed(0)} ms`)
+})
+
 test('a status of 600 or more answers 502 at once and closes the upstream connection', async (t) => {
   const up = await scriptedOrigin(t, () => 'HTTP/1.1 600 Strange\r\nContent-Length: 5\r\n\r\nhello')
   const gw = await startGateway(t, {
@@ -80,8 +108,10 @@ test('a status of 600 or more answers 502 at once and closes the upstream connec
   assert.equal(res.status, 502)
   assert.equal(res.json<ErrorBody>().error.code, 'UPSTREAM_UNAVAILABLE')
   assert.ok(elapsed < 1000, `answered after ${elapsed.toFixed(0)} ms`)
+  assert.equal(res.json<ErrorBody>().error.message, 'the upstream server sent an invalid response')
+  // Held, the connection would stay until the response timeout (10 s here).
   const socket = up.sockets[0] as Socket
-  if (!socket.destroyed) await once(socket, 'close')
+  await within(closed(socket), 1000, () => 'the upstream connection was held after a status over 599')
   assert.equal(gw.gateway.liveUpstreams.get('up')?.targets[0]?.inflight, 0)
 })
 
@@ -125,12 +155,12 @@ test('an error body says what failed in general terms; the details go to the log
 
 test('a timed-out connection is closed at once, and each timed-out try costs one connection at most', async (t) => {
   const requests = 20
-  let closed = 0
+  let closedCount = 0
   let allClosed!: () => void
   const everyConnectionClosed = new Promise<void>(resolve => { allClosed = resolve })
   const silent = await startRawOrigin(t, (socket) => {
     socket.resume()
-    socket.on('close', () => { if (++closed === requests) allClosed() })
+    socket.on('close', () => { if (++closedCount === requests) allClosed() })
   })
   const gw = await startGateway(t, {
     upstreams: { slow: { targets: [silent.address], timeouts: { response: '100ms' }, retries: { attempts: 0 } } },
@@ -139,10 +169,6 @@ test('a timed-out connection is closed at once, and each timed-out try costs one
   const send = client(t)
   for (let i = 0; i < requests; i++) assert.equal((await send(`${gw.url}/`)).status, 504)
   // The last timed-out connection closes without waiting for anything else to happen.
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`only ${closed} of ${requests} timed-out connections were closed within 1 s`)), 1000)
-  })
-  await Promise.race([everyConnectionClosed, late]).finally(() => clearTimeout(timer))
+  await within(everyConnectionClosed, 1000, () => `only ${closedCount} of ${requests} timed-out connections were closed within 1 s`)
   assert.equal(silent.connections, requests, `${silent.connections} connections for ${requests} timed-out tries`)
 })
