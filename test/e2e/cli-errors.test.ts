@@ -3,18 +3,16 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { once } from 'node:events'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { CLI, runCli } from '../helpers/cli.js'
+import { tempFolder } from '../helpers/files.js'
 
 function folder (t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-errors-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
+  return tempFolder(t, 'tollgate-cli-errors-')
 }
 
 /** A line of a stack trace, as Node prints them (and as a JSON log line would carry them). */

@@ -1,7 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -10,11 +9,10 @@ import { runCli, startCli, listeningPort } from '../helpers/cli.js'
 import { startOrigin } from '../helpers/origin.js'
 import { isRunning } from '../../src/cli/pid-file.js'
 import { verifyPassword } from '../../src/cli/hash-password.js'
+import { tempFolder } from '../helpers/files.js'
 
 function folder (t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
+  return tempFolder(t, 'tollgate-cli-')
 }
 
 const config = (upstream: string, tag: string, extra = ''): string => `

@@ -11,6 +11,7 @@ import { startOrigin } from '../helpers/origin.js'
 import { startGateway, type RunningGateway } from '../helpers/gateway.js'
 import { makePki } from '../helpers/certs.js'
 import { client, rawExchange } from '../helpers/client.js'
+import { closed, within } from '../helpers/deadline.js'
 
 /**
  * Opens `count` connections that send nothing and never close their side (a client that
@@ -55,19 +56,6 @@ async function gatewayHolds (gw: RunningGateway, count: number, ms: number): Pro
     await new Promise(resolve => setTimeout(resolve, 50))
     open = await gw.gateway.openConnections()
   }
-}
-
-/** Resolves when `socket` closes, however it ends (a reset included). */
-async function closed (socket: Socket): Promise<void> {
-  if (socket.destroyed) return
-  await new Promise<void>(resolve => socket.once('close', () => resolve()))
-}
-
-/** `promise`, or a failure with `message()` after `ms`. */
-async function within<T> (promise: Promise<T>, ms: number, message: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(message())), ms) })
-  return await Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
 
 test('2 000 silent connections are closed after limits.headersTimeout, and other clients are served meanwhile', async (t) => {

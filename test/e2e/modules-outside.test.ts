@@ -2,8 +2,7 @@
 // /etc/tollgate) import Tollgate by name, and get the very package the gateway runs.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, parse } from 'node:path'
 import type { TestContext } from 'node:test'
 import { request } from 'undici'
@@ -11,11 +10,10 @@ import { runCli, startCli, listeningPort } from '../helpers/cli.js'
 import { startOrigin, type Origin } from '../helpers/origin.js'
 import { loadConfigFile } from '../../src/config/load.js'
 import { defineGateway, defineRoute } from '../../src/index.js'
+import { tempFolder } from '../helpers/files.js'
 
 function folder (t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-outside-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
+  return tempFolder(t, 'tollgate-outside-')
 }
 
 /** A folder with no package.json in it or above it: Node and tsx treat its .ts as CommonJS. */

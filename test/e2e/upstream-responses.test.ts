@@ -10,19 +10,7 @@ import { request } from 'undici'
 import { startOrigin, startRawOrigin } from '../helpers/origin.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, rawExchange, type ErrorBody } from '../helpers/client.js'
-
-/** Resolves when `socket` closes, however it ends. */
-async function closed (socket: Socket): Promise<void> {
-  if (socket.destroyed) return
-  await new Promise<void>(resolve => socket.once('close', () => resolve()))
-}
-
-/** `promise`, or a failure with `message()` after `ms`. */
-async function within<T> (promise: Promise<T>, ms: number, message: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(message())), ms) })
-  return await Promise.race([promise, late]).finally(() => clearTimeout(timer))
-}
+import { closed, within } from '../helpers/deadline.js'
 
 /** An upstream that answers every request on a connection with `answer`, keeping it alive. */
 async function scriptedOrigin (t: import('node:test').TestContext, answer: (head: string) => string) {

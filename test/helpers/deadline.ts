@@ -1,14 +1,24 @@
 /** A bound on every wait of a test, so that a broken behaviour fails with a message instead of hanging. */
+import type { Socket } from 'node:net'
 
-/** Settles like `promise`, or rejects with `message` once `ms` milliseconds have passed. */
-export async function within<T> (promise: Promise<T>, ms: number, message: string): Promise<T> {
+/**
+ * Settles like `promise`, or rejects with `message` once `ms` milliseconds have passed. A
+ * function message is built only then (it may count what is still missing).
+ */
+export async function within<T> (promise: Promise<T>, ms: number, message: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${message} (waited ${ms} ms)`)), ms)
+    timer = setTimeout(() => reject(new Error(`${typeof message === 'string' ? message : message()} (waited ${ms} ms)`)), ms)
   })
   try {
     return await Promise.race([promise, deadline])
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** Resolves when `socket` closes, however it ends (a reset included). */
+export async function closed (socket: Socket): Promise<void> {
+  if (socket.destroyed) return
+  await new Promise<void>(resolve => socket.once('close', () => resolve()))
 }

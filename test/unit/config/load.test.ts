@@ -1,28 +1,17 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { loadConfigFile, loadConfigObject } from '../../../src/config/load.js'
 import { ConfigError } from '../../../src/config/errors.js'
+import { tempFolder } from '../../helpers/files.js'
+import { issuesOf } from '../../helpers/config.js'
 
 /** src/index.ts, the entry the package exports as `tollgate`. */
 
 function folder (t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-load-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-function issuesOf (fn: () => unknown): string[] {
-  try {
-    fn()
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`)
-    return err.issues.map(i => `${i.path}: ${i.message}`)
-  }
-  assert.fail('the config was accepted')
+  return tempFolder(t, 'tollgate-load-')
 }
 
 const YAML = `

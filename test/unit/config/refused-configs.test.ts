@@ -2,8 +2,7 @@
 // event loop, or the process) are refused at load, each problem as `path: message`.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import pino from 'pino'
@@ -11,21 +10,11 @@ import { loadConfigFile, loadConfigObject } from '../../../src/config/load.js'
 import { ConfigError } from '../../../src/config/errors.js'
 import { MAX_CONFIG_DEPTH } from '../../../src/config/plain-data.js'
 import { Gateway } from '../../../src/gateway.js'
+import { tempFolder } from '../../helpers/files.js'
+import { issuesOf } from '../../helpers/config.js'
 
 function folder (t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-refused-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-function issuesOf (fn: () => unknown): string[] {
-  try {
-    fn()
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`)
-    return err.issues.map(i => `${i.path}: ${i.message}`)
-  }
-  assert.fail('the config was accepted')
+  return tempFolder(t, 'tollgate-refused-')
 }
 
 async function fileIssuesOf (file: string): Promise<string[]> {
