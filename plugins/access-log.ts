@@ -13,7 +13,8 @@ async function accessLog (app: FastifyInstance, options: GatewayPluginOptions): 
     const ctx = request.tollgate
     request.log.info({
       method: request.method,
-      url: request.url,
+      // What the client sent (nginx's $request_uri); the route saw its normalised form.
+      url: request.originalUrl,
       status: reply.statusCode,
       route: ctx?.route.name,
       upstream: ctx?.upstream?.name,

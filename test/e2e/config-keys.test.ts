@@ -161,7 +161,7 @@ test('accessLog writes one line per request with route, upstream, target, status
   }, { logLevel: 'info', logTo: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) })
   const get = client(t)
   const res = await get(`${gw.url}/ok?x=1`)
-  await get(`${gw.url}/missing`)
+  await get(`${gw.url}/mis%73ing`)
   const access = lines.filter(l => l.msg === 'request')
   assert.equal(access.length, 2)
   assert.equal(access[0]?.requestId, res.headers['x-request-id'])
@@ -170,4 +170,5 @@ test('accessLog writes one line per request with route, upstream, target, status
     route: 'r', upstream: 'up', target: up.address, tries: 1, ms: 0, msg: 'request'
   })
   assert.equal(access[1]?.status, 404)
+  assert.equal(access[1]?.url, '/mis%73ing', 'the log shows the target the client sent')
 })
