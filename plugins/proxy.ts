@@ -8,6 +8,7 @@ import replyFrom from '@fastify/reply-from'
 import type { GatewayPluginOptions } from './options.js'
 import { RouteProxy } from '../src/proxy/route-proxy.js'
 import { ReplyFromEngine } from '../src/proxy/reply-from-engine.js'
+import { UndiciEngine } from '../src/proxy/undici-engine.js'
 import { AttemptDispatcher } from '../src/upstream/dispatcher.js'
 import { compileTrust } from '../src/net/trust.js'
 import { contextOf } from './request-context.js'
@@ -29,10 +30,13 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
   // Every method Node's parser accepts reaches the routes that allow it (WebDAV, SEARCH,
   // PURGE, QUERY…).
   for (const method of METHODS) app.addHttpMethod(method, { hasBody: false, overrideExisting: true })
-  await app.register(replyFrom, {
-    undici: dispatcher as unknown as { request: import('undici').Dispatcher['request'] },
-    disableRequestLogging: true
-  })
+  const engine = options.config.server.engine
+  if (engine === 'reply-from') {
+    await app.register(replyFrom, {
+      undici: dispatcher as unknown as { request: import('undici').Dispatcher['request'] },
+      disableRequestLogging: true
+    })
+  }
   const trust = compileTrust(options.config.server.trustProxy)
   for (const route of options.config.routes) {
     const upstream = route.upstream === null ? null : (options.upstreams.get(route.upstream) ?? null)
@@ -43,7 +47,11 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
       trust,
       underscoresInHeaders: options.config.server.underscoresInHeaders,
       bodyLimit: options.config.server.limits.bodyLimit,
-      createEngine: (observer) => new ReplyFromEngine(observer, route.hooks)
+      createEngine: (observer) => engine === 'reply-from'
+        ? new ReplyFromEngine(observer, route.hooks)
+        : new UndiciEngine(observer, route.hooks, {
+          editsResponseHeaders: route.responseHeaders !== null || (upstream?.addsResponseHeaders ?? false)
+        })
     })
     app.route({
       method: METHODS,

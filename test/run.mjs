@@ -25,30 +25,47 @@ if (files.length === 0) {
   console.error(`no test files found under ${relative(root, testDir)}/${matching}`)
   process.exit(1)
 }
+/**
+ * Runs `list` in one test-runner process; returns its counts, and the files that declared
+ * no test (Node reports such a file as one passing test named by its path).
+ */
+function run (list, env = {}) {
+  const reportDir = mkdtempSync(join(tmpdir(), 'tollgate-test-'))
+  const tap = join(reportDir, 'report.tap')
+  const runner = [
+    process.execPath, '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000',
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+    ...list
+  ]
+  // Some tests hold thousands of connections (both ends in one process): raise the open-file
+  // limit to what the system allows, as `ulimit -n` in a shell would (the common soft limit,
+  // 1024, is far below the hard one).
+  const result = spawnSync('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...runner], {
+    cwd: root, stdio: 'inherit', env: { ...process.env, ...env }
+  })
+  const summary = readFileSync(tap, 'utf8')
+  rmSync(reportDir, { recursive: true, force: true })
+  const count = (name) => Number(summary.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0)
+  const reported = new Set(summary.split('\n').map(line => /^ok \d+ - (.*)$/.exec(line)?.[1]).filter(name => name !== undefined))
+  const empty = list.filter(file => reported.has(resolve(root, file)) || reported.has(file))
+  return { tests: count('tests'), passed: count('pass'), failed: count('fail'), status: result.status ?? 1, empty }
+}
+
 console.log(`running ${files.length} test files`)
-const reportDir = mkdtempSync(join(tmpdir(), 'tollgate-test-'))
-const tap = join(reportDir, 'report.tap')
-const runner = [
-  process.execPath, '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000',
-  '--test-reporter=spec', '--test-reporter-destination=stdout',
-  '--test-reporter=tap', `--test-reporter-destination=${tap}`,
-  ...files
-]
-// Some tests hold thousands of connections (both ends in one process): raise the open-file
-// limit to what the system allows, as `ulimit -n` in a shell would (the common soft limit,
-// 1024, is far below the hard one).
-const result = spawnSync('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...runner], { cwd: root, stdio: 'inherit' })
-const summary = readFileSync(tap, 'utf8')
-rmSync(reportDir, { recursive: true, force: true })
-const count = (name) => Number(summary.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0)
-const tests = count('tests')
-const passed = count('pass')
-const failed = count('fail')
-console.log(`${passed} passed, ${failed} failed`)
-// A file that declares no test is reported as one passing test named by its path.
-const reported = new Set(summary.split('\n').map(line => /^ok \d+ - (.*)$/.exec(line)?.[1]).filter(name => name !== undefined))
-const empty = files.filter(file => reported.has(resolve(root, file)) || reported.has(file))
-for (const file of empty) console.error(`the test runner ran no test in ${file}`)
+const passes = [run(files)]
+// The e2e files that start a gateway in-process run once more on the other engine
+// (@fastify/reply-from): both engines are first-class, and every behaviour holds on both.
+const onBothEngines = files.filter(file => file.startsWith(join('test', 'e2e')) && readFileSync(join(root, file), 'utf8').includes('startGateway('))
+if (onBothEngines.length > 0 && process.env.TOLLGATE_TEST_ENGINE === undefined) {
+  console.log(`\nrunning ${onBothEngines.length} e2e test files again on the reply-from engine`)
+  passes.push(run(onBothEngines, { TOLLGATE_TEST_ENGINE: 'reply-from' }))
+}
+const total = (key) => passes.reduce((sum, pass) => sum + pass[key], 0)
+const tests = total('tests')
+console.log(`${total('passed')} passed, ${total('failed')} failed`)
+const empty = passes.flatMap(pass => pass.empty)
+for (const file of new Set(empty)) console.error(`the test runner ran no test in ${file}`)
 if (!(tests > 0)) console.error('the test runner ran no test')
 if (empty.length > 0 || !(tests > 0)) process.exit(1)
-process.exit(result.status ?? 1)
+process.exit(passes.every(pass => pass.status === 0) ? 0 : 1)

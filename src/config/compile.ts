@@ -57,6 +57,8 @@ export interface CompiledServer {
   readonly accessLog: boolean
   /** Forward request headers whose names contain `_` (they alias real ones in CGI/WSGI). */
   readonly underscoresInHeaders: boolean
+  /** What carries HTTP/1.1 requests upstream. */
+  readonly engine: 'undici' | 'reply-from'
   readonly limits: CompiledLimits
 }
 
@@ -234,6 +236,7 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
     logLevel: server.logLevel ?? DEFAULTS.logLevel,
     accessLog: server.accessLog ?? true,
     underscoresInHeaders: server.underscoresInHeaders ?? false,
+    engine: server.engine ?? 'undici',
     limits: {
       headersTimeoutMs,
       requestTimeoutMs,

@@ -77,7 +77,11 @@ export const ServerSchema = closed({
   logLevel: Type.Optional(LogLevel),
   accessLog: Type.Optional(Type.Boolean()),
   underscoresInHeaders: Type.Optional(Type.Boolean({ description: 'forward request headers whose names contain "_" (default false: dropped)' })),
-  limits: Type.Optional(LimitsSchema)
+  limits: Type.Optional(LimitsSchema),
+  engine: Type.Optional(Type.Union([Type.Literal('undici'), Type.Literal('reply-from')], {
+    description: 'what carries HTTP/1.1 requests upstream: undici (direct dispatch, default) or reply-from (@fastify/reply-from)',
+    errorMessage: 'must be undici or reply-from'
+  }))
 })
 
 // ---------------------------------------------------------------- upstreams

@@ -8,6 +8,7 @@ import type { FastifyReplyFromHooks } from '@fastify/reply-from'
 import type { RequestContext } from '../context.js'
 import { InternalError } from '../errors.js'
 import type { HeaderMap } from '../routing/header-rules.js'
+import { kAttempt } from '../upstream/dispatcher.js'
 import type { AttemptObserver, ProxyEngine } from './route-proxy.js'
 import type { RouteHooks } from '../hooks.js'
 
@@ -23,7 +24,13 @@ export class ReplyFromEngine implements ProxyEngine {
     this.options = {
       retryDelay: neverRetry,
       queryString: noQuery,
-      rewriteRequestHeaders: (request, headers) => observer.upstreamRequestHeaders(request as FastifyRequest) as typeof headers,
+      // The attempt rides with the headers, under a symbol undici never sends: reply-from
+      // has no per-call dispatcher, and the gateway's dispatcher needs to know the target.
+      rewriteRequestHeaders: (request) => {
+        const headers = observer.upstreamRequestHeaders(request as FastifyRequest)
+        ;(headers as Record<PropertyKey, unknown>)[kAttempt] = (request.tollgate as RequestContext).attempt
+        return headers as Record<string, string>
+      },
       rewriteHeaders: (headers, request) => observer.upstreamResponseHeaders(request as FastifyRequest, headers as HeaderMap) as typeof headers,
       onError: (reply, { error }) => observer.onAttemptFailed(reply.request as FastifyRequest, reply as FastifyReply, error),
       ...(upstreamResponse === undefined

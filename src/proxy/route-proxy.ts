@@ -20,7 +20,6 @@ import type { TrustCheck } from '../net/trust.js'
 import { exceedsLimit, payloadTooLarge } from '../limits/body-limit.js'
 import { Target } from '../upstream/target.js'
 import { UpstreamAttempt, RetryableStatusError } from '../upstream/attempt.js'
-import { kAttempt } from '../upstream/dispatcher.js'
 import { classifyFailure, noAvailableTarget, toGatewayError } from '../upstream/errors.js'
 import type { Upstream } from '../upstream/upstream.js'
 import { DeferredBody } from './body.js'
@@ -227,7 +226,6 @@ export class RouteProxy implements AttemptObserver {
       requestId: ctx.requestId
     })
     this.route.hooks.upstreamRequest?.(request, headers as Record<string, string | string[] | undefined>, ctx)
-    ;(headers as Record<PropertyKey, unknown>)[kAttempt] = ctx.attempt
     return headers
   }
 

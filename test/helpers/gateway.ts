@@ -1,6 +1,8 @@
 /**
  * Starts a Gateway in this process on 127.0.0.1:0 from a config object and closes it after
- * the test. `url` is the first listener's base URL.
+ * the test. `url` is the first listener's base URL. `TOLLGATE_TEST_ENGINE` (undici or
+ * reply-from) picks the engine when the config names none: the test runner runs the e2e
+ * suite once per engine.
  */
 import type { TestContext } from 'node:test'
 import pino from 'pino'
@@ -19,6 +21,8 @@ export interface StartOptions {
   logTo?: (line: string) => void
 }
 
+const TEST_ENGINE = process.env.TOLLGATE_TEST_ENGINE as 'undici' | 'reply-from' | undefined
+
 export async function startGateway (t: TestContext, config: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
   const level = options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent'
   const sink = options.logTo
@@ -26,7 +30,13 @@ export async function startGateway (t: TestContext, config: GatewayConfig, optio
   const gateway = new Gateway({ logger })
   const withListener: GatewayConfig = {
     ...config,
-    server: { accessLog: false, logLevel: (options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent') as 'silent', listen: [{ host: '127.0.0.1', port: 0 }], ...config.server }
+    server: {
+      accessLog: false,
+      logLevel: (options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent') as 'silent',
+      listen: [{ host: '127.0.0.1', port: 0 }],
+      ...(TEST_ENGINE === undefined ? {} : { engine: TEST_ENGINE }),
+      ...config.server
+    }
   }
   await gateway.apply(withListener as unknown as Record<string, unknown>)
   t.after(() => gateway.close(0))
