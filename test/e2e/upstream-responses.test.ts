@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
+import { Readable } from 'node:stream'
 import { request } from 'undici'
 import { startOrigin, startRawOrigin } from '../helpers/origin.js'
 import { startGateway } from '../helpers/gateway.js'
@@ -159,4 +160,49 @@ test('a timed-out connection is closed at once, and each timed-out try costs one
   // The last timed-out connection closes without waiting for anything else to happen.
   await within(everyConnectionClosed, 1000, () => `only ${closedCount} of ${requests} timed-out connections were closed within 1 s`)
   assert.equal(silent.connections, requests, `${silent.connections} connections for ${requests} timed-out tries`)
+})
+
+test('a slow client slows the upstream down: the response is not read ahead into memory', async (t) => {
+  const total = 64 * 1024 * 1024
+  let produced = 0
+  const up = await startOrigin(t, 'up', {
+    handler: (_req, res) => {
+      res.setHeader('content-length', String(total))
+      // Pull-based: the next chunk is made only when the gateway has taken the last one.
+      const body = new Readable({
+        read () {
+          const size = Math.min(64 * 1024, total - produced)
+          produced += size
+          this.push(size === 0 ? null : Buffer.alloc(size, 120))
+        }
+      })
+      body.pipe(res)
+    }
+  })
+  const gw = await startGateway(t, { upstreams: { up: { targets: [up.address] } }, routes: [{ name: 'r', upstream: 'up' }] })
+  const socket = connect(gw.port, '127.0.0.1')
+  t.after(() => socket.destroy())
+  let received = 0
+  let ended!: () => void
+  const allReceived = new Promise<void>(resolve => { ended = resolve })
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.length
+    if (received >= total) ended()
+  })
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  socket.pause()
+  // The upstream is pulled as long as buffers on the way have room; it must then stop.
+  // No event says "nothing more happens": its count is read until it stays still.
+  let still = 0
+  let last = -1
+  for (let polls = 0; polls < 200 && still < 5; polls++) {
+    await new Promise(resolve => setTimeout(resolve, 50))
+    still = produced === last ? still + 1 : 0
+    last = produced
+  }
+  assert.equal(still, 5, 'the upstream kept being read while the client read nothing')
+  assert.ok(produced < total / 4, `${(produced / 1024 / 1024).toFixed(1)} MB of the upstream's 64 MB were read while the client read nothing`)
+  socket.resume()
+  await within(allReceived, 30_000, () => `the client received ${received} of ${total} bytes`)
+  assert.equal(produced, total)
 })
