@@ -51,11 +51,16 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   statusCode = 0
   private inner: Dispatcher.DispatchHandler | null = null
   private abortUpstream: Abort | null = null
+  private resumeUpstream: (() => void) | null = null
   private timer: NodeJS.Timeout | null = null
   /** When the pending timer fires (performance.now() time). */
   private timerAt = 0
-  /** When the current phase's deadline passes; moved forward by progress, checked lazily. */
+  /** When the current phase's deadline passes (connecting, sent), checked lazily. */
   private deadline = 0
+  /** Response phase: body bytes arrived since the timer was last armed. */
+  private progressed = false
+  /** Response phase: the client is reading slower than the upstream sends (backpressure). */
+  private paused = false
   private readonly dispatcher: Dispatcher
   /** SNI pinned on TLS pools so that a changing Host never resets a pooled connection. */
   private readonly servername: string | null
@@ -74,7 +79,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   dispatch (options: Dispatcher.DispatchOptions, inner: Dispatcher.DispatchHandler): boolean {
     this.inner = inner
     this.target.inflight++
-    this.arm(performance.now() + this.connectMs)
+    const now = performance.now()
+    this.arm(now + this.connectMs, now)
     if (this.servername !== null) (options as { servername?: string }).servername = this.servername
     if (this.path !== null) options.path = this.path
     if (this.body !== null) options.body = this.body
@@ -92,19 +98,35 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
    * deadline comes before the pending timer fires; a later deadline is picked up when the
    * timer fires (see expire). Most attempts thus cost a single setTimeout.
    */
-  private arm (deadline: number): void {
+  private arm (deadline: number, now: number): void {
     this.deadline = deadline
     if (this.timer !== null && deadline >= this.timerAt) return
     if (this.timer !== null) clearTimeout(this.timer)
     this.timerAt = deadline
-    this.timer = setTimeout(onDeadline, Math.max(1, deadline - performance.now()), this)
+    this.timer = setTimeout(onDeadline, Math.max(1, deadline - now), this)
   }
 
-  /** Called by the timer; which deadline passed depends on the phase. */
+  /**
+   * Called by the timer; which deadline passed depends on the phase. Once the response
+   * began, the timer checks every `responseMs` that body bytes came in meanwhile (a flag
+   * set per chunk, not a clock read): a gap between reads is cut after one to two times
+   * `responseMs`. While the client holds the upstream back, no gap is the upstream's.
+   */
   expire (): void {
     this.timer = null
-    const left = this.deadline - performance.now()
-    if (left > 1 && this.phase !== 'done') {
+    if (this.phase === 'done') return
+    const now = performance.now()
+    if (this.phase === 'response') {
+      if (this.progressed || this.paused) {
+        this.progressed = false
+        this.arm(now + this.responseMs, now)
+        return
+      }
+      this.fail(new undiciErrors.BodyTimeoutError())
+      return
+    }
+    const left = this.deadline - now
+    if (left > 1) {
       this.timerAt = this.deadline
       this.timer = setTimeout(onDeadline, left, this)
       return
@@ -115,9 +137,6 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
         break
       case 'sent':
         this.fail(new undiciErrors.HeadersTimeoutError())
-        break
-      case 'response':
-        this.fail(new undiciErrors.BodyTimeoutError())
         break
     }
   }
@@ -154,7 +173,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     this.abortUpstream = abort
     this.phase = 'sent'
-    this.arm(performance.now() + this.responseMs)
+    const now = performance.now()
+    this.arm(now + this.responseMs, now)
     ;(this.inner?.onConnect as ((abort: Abort, context?: unknown) => void) | undefined)?.(abort, context)
   }
 
@@ -177,15 +197,28 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       this.fail(new RetryableStatusError(statusCode))
       return false
     }
+    // The pending timer (the response deadline) now checks for body progress instead.
     this.phase = 'response'
+    this.progressed = true
     this.statusCode = statusCode
-    this.arm(performance.now() + this.responseMs)
-    return this.inner?.onHeaders?.(statusCode, headers, resume, statusText) ?? true
+    this.resumeUpstream = resume
+    const more = this.inner?.onHeaders?.(statusCode, headers, this.onResume, statusText) ?? true
+    if (more === false) this.paused = true
+    return more
   }
 
   onData (chunk: Buffer): boolean {
-    this.deadline = performance.now() + this.responseMs
-    return this.inner?.onData?.(chunk) ?? true
+    this.progressed = true
+    const more = this.inner?.onData?.(chunk) ?? true
+    if (more === false) this.paused = true
+    return more
+  }
+
+  /** What the handler calls to take more of the body: the upstream is read again. */
+  private readonly onResume = (): void => {
+    this.paused = false
+    this.progressed = true
+    this.resumeUpstream?.()
   }
 
   onComplete (trailers: string[] | null): void {

@@ -76,9 +76,10 @@ export function createTargetPool (target: Target, upstream: CompiledUpstream, ev
     connections: upstream.pool.connections,
     keepAliveTimeout: upstream.pool.keepAliveMs,
     keepAliveMaxTimeout: upstream.pool.keepAliveMs,
-    // The attempt enforces the contract's deadlines precisely; these are only a backstop.
-    headersTimeout: upstream.timeouts.responseMs + 1000,
-    bodyTimeout: upstream.timeouts.responseMs + 1000
+    // The attempt keeps the contract's deadlines (more precisely); undici's own timers
+    // would only cost a timer refresh per request and per chunk.
+    headersTimeout: 0,
+    bodyTimeout: 0
   })
 }
 
@@ -110,7 +111,7 @@ export function createTransparentAgent (connectMs: number, keepAliveMs: number):
       if (err === null && socket != null) prepareSocket(socket)
     })
   }
-  return new Agent({ connect, keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs })
+  return new Agent({ connect, keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs, headersTimeout: 0, bodyTimeout: 0 })
 }
 
 /** Called with each new upstream socket once undici has attached its parser to it. */

@@ -206,3 +206,38 @@ test('a slow client slows the upstream down: the response is not read ahead into
   await within(allReceived, 30_000, () => `the client received ${received} of ${total} bytes`)
   assert.equal(produced, total)
 })
+
+test('timeouts.response cuts an upstream that stalls mid-body, but not a client that reads slowly', async (t) => {
+  const stalling = await startRawOrigin(t, (socket) => {
+    socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial'))
+  })
+  const up = await startOrigin(t, 'up', { handler: (_req, res) => res.end(Buffer.alloc(8 * 1024 * 1024, 97)) })
+  const gw = await startGateway(t, {
+    upstreams: {
+      stalling: { targets: [stalling.address], timeouts: { response: '300ms' }, retries: { attempts: 0 } },
+      big: { targets: [up.address], timeouts: { response: '300ms' } }
+    },
+    routes: [{ name: 'stall', match: { path: '/stall' }, upstream: 'stalling' }, { name: 'big', upstream: 'big' }]
+  })
+  const started = performance.now()
+  const cut = await rawExchange(gw.port, 'GET /stall HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 5000 })
+  const elapsed = performance.now() - started
+  assert.match(cut.data, /^HTTP\/1\.1 200 /)
+  assert.ok(cut.closedByServer || cut.data.length < 200, 'the stalled response was not cut')
+  assert.ok(elapsed >= 280 && elapsed < 1500, `the stalled response was cut after ${elapsed.toFixed(0)} ms`)
+
+  // A client that stops reading for three times the response timeout still gets everything.
+  const socket = connect(gw.port, '127.0.0.1')
+  t.after(() => socket.destroy())
+  let received = 0
+  let done!: () => void
+  const finished = new Promise<void>(resolve => { done = resolve })
+  socket.on('data', (chunk: Buffer) => { received += chunk.length })
+  socket.on('end', () => done())
+  socket.write('GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  socket.pause()
+  await new Promise(resolve => setTimeout(resolve, 900))
+  socket.resume()
+  await within(finished, 10_000, () => `the slow client got ${received} bytes`)
+  assert.ok(received > 8 * 1024 * 1024, `the slow client got ${received} bytes of a ${8 * 1024 * 1024}-byte body`)
+})
