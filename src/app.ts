@@ -82,14 +82,18 @@ function isPlainId (id: string): boolean {
  * handed only `/` plus the query. Every config route is a `/*` route told apart by the
  * constraint above, so the router needs no path; given the real one it would percent-decode
  * it for nothing and refuse escapes that are not UTF-8 (`%E9`), which are the upstream's
- * business. The query still reaches it, for `request.query`. `request.url` becomes the
+ * business. The query reaches it, for `request.query`, only on routes with hooks: the
+ * gateway itself reads the query from the match, so elsewhere Fastify would parse it for
+ * nobody (`request.query` is then empty). `request.url` becomes the
  * routed target when the request's context is made (plugins/request-context.ts), before
  * any hook sees it; `request.originalUrl` keeps what the client sent.
  */
-function routeRequest (table: RouteTable<CompiledRoute>) {
+function routeRequest (table: RouteTable<CompiledRoute>, readsQuery: ReadonlySet<CompiledRoute>) {
   return (req: RawWithMatch): string => {
     const url = originForm(req)
-    req[kRouteMatch] = table.match(req.method ?? 'GET', req.headers.host, url, req.headers)
+    const match = table.match(req.method ?? 'GET', req.headers.host, url, req.headers)
+    req[kRouteMatch] = match
+    if (match === null || match === 'bad-path' || !readsQuery.has(match.route)) return '/'
     const q = url.indexOf('?')
     return q < 0 ? '/' : '/' + url.slice(q)
   }
@@ -124,6 +128,7 @@ function trustProxyOption (trust: boolean | readonly string[]): boolean | string
 export async function buildApp (options: BuildAppOptions): Promise<AppVersion> {
   const { config } = options
   const table = new RouteTable(config.routes.map(route => ({ spec: route.match, route })))
+  const readsQuery = new Set(config.routes.filter(route => Object.keys(route.hooks).length > 0))
   let handler: RequestHandler | undefined
   const app = Fastify({
     serverFactory: (captured) => {
@@ -131,16 +136,19 @@ export async function buildApp (options: BuildAppOptions): Promise<AppVersion> {
       // Never listens: the gateway's listeners call `handler` themselves.
       return createServer()
     },
-    loggerInstance: options.logger,
+    // No logger of Fastify's own: with one, Fastify adds response listeners and reads the
+    // clock twice on every request, for timings only the access log (an onResponse hook,
+    // which brings them back) uses. Request loggers are children of the gateway's logger.
+    logger: false,
     // The access-log plugin writes one line per request; Fastify's own two lines are off.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    childLoggerFactory: lazyChildLogger,
+    childLoggerFactory: (_logger, bindings, childOptions) => lazyChildLogger(options.logger, bindings, childOptions),
     requestIdHeader: false,
     genReqId: requestIdOf,
     trustProxy: trustProxyOption(config.server.trustProxy),
     bodyLimit: config.server.limits.bodyLimit,
     return503OnClosing: false,
-    rewriteUrl: routeRequest(table),
+    rewriteUrl: routeRequest(table, readsQuery),
     // Fastify answers a URL it cannot decode before any route or hook runs.
     frameworkErrors: (error, request, reply) => { sendError(request, reply, toContractError(error)) },
     exposeHeadRoutes: false,

@@ -123,3 +123,28 @@ test('a hook that throws an ordinary error gives 500 INTERNAL_ERROR and the gate
   assert.equal(broken.json<ErrorBody>().error.code, 'INTERNAL_ERROR')
   assert.equal((await get(`${gw.url}/fine`)).status, 200)
 })
+
+test('a hook reads request.query, and request.log writes to the gateway\'s log', async (t) => {
+  const up = await startOrigin(t, 'up')
+  const lines: Record<string, unknown>[] = []
+  let query: unknown = null
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [up.address] } },
+    routes: [defineRoute({
+      name: 'q',
+      upstream: 'up',
+      hooks: {
+        onRequest (request) {
+          query = { ...(request.query as Record<string, unknown>) }
+          request.log.info({ seen: 'yes' }, 'from a hook')
+        }
+      }
+    })]
+  }, { logLevel: 'info', logTo: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) })
+  const res = await client(t)(`${gw.url}/x?a=1&b=two`)
+  assert.equal(res.status, 200)
+  assert.deepEqual(query, { a: '1', b: 'two' })
+  const logged = lines.find(l => l.msg === 'from a hook')
+  assert.ok(logged !== undefined, 'the hook\'s log line did not reach the gateway\'s log')
+  assert.equal(logged.requestId, res.headers['x-request-id'])
+})
