@@ -1,19 +1,24 @@
 /**
- * `npm run bench`: requests/s and p99 latency, in one run, of
+ * `npm run bench`: requests/s, p99 latency and the server's CPU time per request, in one
+ * run, of
  *   1. the upstream served directly,
  *   2. plain @fastify/http-proxy in front of it,
- *   3. Tollgate (one route, round robin over two targets, request id, access log off),
- * each server in its own process and measured one at a time (autocannon in this one),
- * then the ratio Tollgate / @fastify/http-proxy. The two proxies are measured in
- * alternating rounds (A B A B …) and the medians compared, so neither gains from running
- * first or from one disturbed run. Not a test: numbers depend on the machine.
+ *   3. Tollgate on its default engine (undici, direct dispatch),
+ *   4. Tollgate on the reply-from engine (`server.engine: reply-from`),
+ * for two kinds of traffic: `basic` (GET / with no extra header) and `realistic` (10
+ * request headers, 100 000 distinct paths with query strings). Each server runs in its own
+ * process and is measured one at a time (autocannon in this one); the proxies in
+ * alternating rounds (A B C A B C …), medians compared, so none gains from running first
+ * or from one disturbed run. Then memory: each proxy's RSS after the runs, and what an
+ * idle keep-alive connection costs it. Not a test: numbers depend on the machine.
  *
  * Options (environment): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50),
  * BENCH_ROUNDS (default 3), BENCH_WARMUP (seconds of warm-up before each run, default 2;
- * 0 for none).
+ * 0 for none), BENCH_IDLE (idle connections for the memory figure, default 1000; 0 skips).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
+import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -25,6 +30,7 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const warmup = Number(process.env.BENCH_WARMUP ?? 2)
+const idleConnections = Number(process.env.BENCH_IDLE ?? 1000)
 const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url))
 const children: ChildProcess[] = []
 
@@ -72,17 +78,97 @@ function cpuSeconds (pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
+/** What a run sends: autocannon's options besides url, connections and duration. */
+interface Traffic {
+  readonly name: string
+  readonly describe: string
+  readonly options: () => Partial<autocannon.Options>
+}
+
+const REALISTIC_HEADERS = {
+  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36',
+  accept: 'application/json, text/plain, */*',
+  'accept-language': 'en-GB,en;q=0.9,fr;q=0.8',
+  'accept-encoding': 'gzip, deflate, br',
+  authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl',
+  cookie: 'session=3f2a9c1e7b; theme=dark; consent=yes',
+  'x-client-version': '4.12.0',
+  'x-correlation-id': 'c0ffee00-1234-4abc-8def-0123456789ab',
+  referer: 'https://app.example.com/orders',
+  'cache-control': 'no-cache'
+}
+
+const TRAFFIC: readonly Traffic[] = [
+  { name: 'basic', describe: 'GET / with no extra header', options: () => ({}) },
+  {
+    name: 'realistic',
+    describe: '10 request headers, 100 000 distinct paths with query strings',
+    options: () => {
+      let n = 0
+      return {
+        headers: REALISTIC_HEADERS,
+        requests: [{
+          setupRequest: (request: autocannon.Request) => {
+            n = (n + 1) % 100_000
+            return { ...request, path: `/api/v2/customers/${n}/orders?page=${n % 7}&sort=-created&fields=id,total,status` }
+          }
+        }]
+      }
+    }
+  }
+]
+
 /**
  * Requests/s and p99 as autocannon sees them, and the server process's CPU time per
  * request: on a small shared machine the first two move with whatever else runs, the
  * last one much less.
  */
-async function measure (name: string, url: string, pid: number): Promise<Result> {
-  if (warmup > 0) await autocannon({ url, connections, duration: warmup }) // warm-up: JIT, pools
+async function measure (name: string, url: string, pid: number, traffic: Traffic): Promise<Result> {
+  if (warmup > 0) await autocannon({ url, connections, duration: warmup, ...traffic.options() }) // warm-up: JIT, pools
   const cpuBefore = cpuSeconds(pid)
-  const r = await autocannon({ url, connections, duration: seconds })
+  const r = await autocannon({ url, connections, duration: seconds, ...traffic.options() })
   const cpu = cpuSeconds(pid) - cpuBefore
   return { name, rps: r.requests.average, p99: r.latency.p99, cpuPerRequest: cpu / r.requests.total * 1e6, errors: r.errors + r.timeouts, non2xx: r.non2xx }
+}
+
+/** Resident memory of a process, in bytes (Linux). */
+function rssBytes (pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find(l => l.startsWith('VmRSS:')) ?? ''
+  return Number(/(\d+)/.exec(line)?.[1] ?? 0) * 1024
+}
+
+/** The lowest of a few RSS readings over `ms`: a GC that returns memory shows as a dip. */
+async function settledRss (pid: number, ms: number): Promise<number> {
+  let lowest = rssBytes(pid)
+  for (let i = 0; i < 5; i++) {
+    await new Promise(resolve => setTimeout(resolve, ms / 5))
+    lowest = Math.min(lowest, rssBytes(pid))
+  }
+  return lowest
+}
+
+/**
+ * What an idle keep-alive connection costs a server: `count` connections each make one
+ * request and stay open; the server's settled RSS before and after, per connection.
+ */
+async function idleConnectionCost (url: URL, pid: number, count: number): Promise<number> {
+  const before = await settledRss(pid, 2000)
+  const sockets: Socket[] = []
+  try {
+    for (let wave = 0; wave < count; wave += 100) {
+      await Promise.all(Array.from({ length: Math.min(100, count - wave) }, async () => {
+        const socket = connect(Number(url.port), url.hostname)
+        sockets.push(socket)
+        socket.on('error', () => undefined)
+        await once(socket, 'connect')
+        socket.write(`GET / HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`)
+        await once(socket, 'data')
+      }))
+    }
+    return (await settledRss(pid, 2000) - before) / count
+  } finally {
+    for (const socket of sockets) socket.destroy()
+  }
 }
 
 /** The median of each figure across rounds: one disturbed run does not move it. */
@@ -102,6 +188,20 @@ function median (runs: Result[]): Result {
   }
 }
 
+async function startTollgate (config: string): Promise<{ url: string, pid: number }> {
+  const gateway = spawn(process.execPath, [here('../dist/src/cli/main.js'), 'start', '-c', config], { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(gateway)
+  pin(gateway.pid as number, 0)
+  const log = await readUntil(gateway, 'tollgate', text => text.split('\n').some(l => l.includes('"listening"')))
+  const line = log.split('\n').find(l => l.includes('"listening"')) as string
+  return { url: `${String((JSON.parse(line) as { address: string }).address)}/`, pid: gateway.pid as number }
+}
+
+function ratioLines (label: string, ours: Result, ref: Result): string {
+  return `${label} / @fastify/http-proxy: ${(ours.rps / ref.rps).toFixed(2)} (requests/s), p99 ${ours.p99.toFixed(1)} vs ${ref.p99.toFixed(1)} ms\n` +
+    `  CPU per request, ${label} / @fastify/http-proxy: ${(ours.cpuPerRequest / ref.cpuPerRequest).toFixed(2)} (below 1: less CPU for the same work)`
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'))
 try {
   pin(process.pid, 1)
@@ -111,12 +211,14 @@ try {
   const direct = `http://127.0.0.1:${portA}/`
   const httpProxy = await startProcess([here('http-proxy.mjs'), `http://127.0.0.1:${portA}`])
   pin(httpProxy.pid, 0)
-  const config = join(dir, 'bench.yaml')
-  writeFileSync(config, `
+  const configFor = (engine: string): string => {
+    const file = join(dir, `bench-${engine}.yaml`)
+    writeFileSync(file, `
 server:
   listen: [{ host: 127.0.0.1, port: 0 }]
   accessLog: false
   logLevel: info
+  engine: ${engine}
 upstreams:
   app:
     targets: [127.0.0.1:${portA}, 127.0.0.1:${portB}]
@@ -126,31 +228,42 @@ routes:
     match: { path: /* }
     upstream: app
 `)
-  const cli = here('../dist/src/cli/main.js')
-  const gateway = spawn(process.execPath, [cli, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'inherit'] })
-  children.push(gateway)
-  pin(gateway.pid as number, 0)
-  const log = await readUntil(gateway, 'tollgate', text => text.split('\n').some(l => l.includes('"listening"')))
-  const line = log.split('\n').find(l => l.includes('"listening"')) as string
-  const tollgate = `${String((JSON.parse(line) as { address: string }).address)}/`
+    return file
+  }
+  const proxies = [
+    { name: '@fastify/http-proxy', url: `http://127.0.0.1:${httpProxy.out}/`, pid: httpProxy.pid },
+    { name: 'tollgate', ...await startTollgate(configFor('undici')) },
+    { name: 'tollgate (reply-from engine)', ...await startTollgate(configFor('reply-from')) }
+  ]
 
   console.log(`autocannon: ${connections} connections, ${seconds} s per run after a ${warmup} s warm-up, ${rounds} alternating rounds`)
-  console.log(pinning ? 'proxies pinned to core 0; upstream and autocannon on core 1\n' : 'no CPU pinning (one core, or no taskset)\n')
-  const proxied: Result[][] = [[], []]
-  const direct0 = await measure('upstream directly', direct, upstream.pid)
-  for (let round = 0; round < rounds; round++) {
-    proxied[0]?.push(await measure('@fastify/http-proxy', `http://127.0.0.1:${httpProxy.out}/`, httpProxy.pid))
-    proxied[1]?.push(await measure('tollgate', tollgate, gateway.pid as number))
+  console.log(pinning ? 'proxies pinned to core 0; upstream and autocannon on core 1' : 'no CPU pinning (one core, or no taskset)')
+  for (const traffic of TRAFFIC) {
+    const direct0 = await measure('upstream directly', direct, upstream.pid, traffic)
+    const runs: Result[][] = proxies.map(() => [])
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, proxy] of proxies.entries()) runs[i]?.push(await measure(proxy.name, proxy.url, proxy.pid, traffic))
+    }
+    const results = [direct0, ...runs.map(median)]
+    console.log(`\n## ${traffic.name}: ${traffic.describe} (medians of ${rounds} rounds for the proxies)\n`)
+    console.log('| server | requests/s | p99 ms | server CPU µs/request | errors | non-2xx |')
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+    for (const r of results) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99.toFixed(1)} | ${r.cpuPerRequest.toFixed(1)} | ${r.errors} | ${r.non2xx} |`)
+    const [up, ref, ours, replyFrom] = results as [Result, Result, Result, Result]
+    console.log('')
+    console.log(ratioLines('tollgate', ours, ref))
+    console.log(ratioLines('tollgate (reply-from engine)', replyFrom, ref))
+    console.log(`tollgate / upstream directly: ${(ours.rps / up.rps).toFixed(2)}`)
   }
-  const results = [direct0, ...proxied.map(median)]
-  console.log('| server | requests/s | p99 ms | server CPU µs/request | errors | non-2xx |')
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
-  for (const r of results) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99.toFixed(1)} | ${r.cpuPerRequest.toFixed(1)} | ${r.errors} | ${r.non2xx} |`)
-  const [up, ref, ours] = results as [Result, Result, Result]
-  console.log(`\n(medians of ${rounds} rounds for the proxies)`)
-  console.log(`tollgate / @fastify/http-proxy: ${(ours.rps / ref.rps).toFixed(2)} (requests/s), p99 ${ours.p99.toFixed(1)} vs ${ref.p99.toFixed(1)} ms`)
-  console.log(`CPU per request, @fastify/http-proxy / tollgate: ${(ref.cpuPerRequest / ours.cpuPerRequest).toFixed(2)} (above 1: tollgate does the same work with less CPU)`)
-  console.log(`tollgate / upstream directly:   ${(ours.rps / up.rps).toFixed(2)}`)
+
+  console.log('\n## memory\n')
+  console.log('| server | RSS after the runs | per idle keep-alive connection |')
+  console.log('| --- | ---: | ---: |')
+  for (const proxy of proxies) {
+    const rss = rssBytes(proxy.pid)
+    const perConnection = idleConnections > 0 ? await idleConnectionCost(new URL(proxy.url), proxy.pid, idleConnections) : NaN
+    console.log(`| ${proxy.name} | ${(rss / 1024 / 1024).toFixed(1)} MB | ${Number.isNaN(perConnection) ? '-' : `${(perConnection / 1024).toFixed(1)} KB`} |`)
+  }
 } finally {
   // Every server ends with the benchmark, collected here so that none outlives it.
   const exits = children.filter(child => child.exitCode === null && child.signalCode === null).map(child => once(child, 'exit'))
