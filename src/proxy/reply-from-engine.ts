@@ -16,6 +16,12 @@ import type { RouteHooks } from '../hooks.js'
 const neverRetry = (): null => null
 const noQuery = (): string => ''
 
+/** Drops an upstream body nobody will read (its abort error is expected, not a fault). */
+function discard (stream: { on: (event: 'error', listener: () => void) => unknown, destroy: () => void }): void {
+  stream.on('error', () => undefined)
+  stream.destroy()
+}
+
 export class ReplyFromEngine implements ProxyEngine {
   private readonly options: FastifyReplyFromHooks
 
@@ -40,10 +46,14 @@ export class ReplyFromEngine implements ProxyEngine {
             onResponse: (request, reply, res) => {
               Promise.resolve()
                 .then(() => upstreamResponse(request as FastifyRequest, reply as FastifyReply, request.tollgate as RequestContext))
-                .then(() => reply.send(res.stream), (err: unknown) => {
-                  res.stream.destroy()
+                .then(() => {
+                  // The hook answered itself: the upstream's body is not wanted.
+                  if (reply.sent) discard(res.stream)
+                  else reply.send(res.stream)
+                }, (err: unknown) => {
+                  discard(res.stream)
                   request.log.error({ err }, 'upstreamResponse hook threw')
-                  reply.send(new InternalError('upstreamResponse hook failed', { cause: err }))
+                  if (!reply.sent) reply.send(new InternalError('upstreamResponse hook failed', { cause: err }))
                 })
             }
           })

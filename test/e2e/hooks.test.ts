@@ -148,3 +148,49 @@ test('a hook reads request.query, and request.log writes to the gateway\'s log',
   assert.ok(logged !== undefined, 'the hook\'s log line did not reach the gateway\'s log')
   assert.equal(logged.requestId, res.headers['x-request-id'])
 })
+
+test('upstreamResponse may replace the response, and one that throws gives 500 INTERNAL_ERROR', async (t) => {
+  const up = await startOrigin(t, 'up', { handler: (_req, res) => { res.setHeader('x-from', 'upstream'); res.end('upstream body') } })
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [up.address] } },
+    routes: [
+      defineRoute({
+        name: 'replace',
+        match: { path: '/replace' },
+        upstream: 'up',
+        hooks: { upstreamResponse (_request, reply) { reply.code(203).header('x-replaced', 'yes').send('from the hook') } }
+      }),
+      defineRoute({
+        name: 'throws',
+        match: { path: '/throws' },
+        upstream: 'up',
+        hooks: { upstreamResponse () { throw new Error('hook broke') } }
+      }),
+      defineRoute({
+        name: 'async',
+        match: { path: '/async' },
+        upstream: 'up',
+        hooks: {
+          async upstreamResponse (_request, reply) {
+            await new Promise(resolve => setImmediate(resolve))
+            reply.header('x-after-await', 'yes')
+          }
+        }
+      })
+    ]
+  })
+  const get = client(t)
+  const replaced = await get(`${gw.url}/replace`)
+  assert.equal(replaced.status, 203)
+  assert.equal(replaced.text, 'from the hook')
+  assert.equal(replaced.headers['x-replaced'], 'yes')
+  const thrown = await get(`${gw.url}/throws`)
+  assert.equal(thrown.status, 500)
+  assert.equal(thrown.json<ErrorBody>().error.code, 'INTERNAL_ERROR')
+  const awaited = await get(`${gw.url}/async`)
+  assert.equal(awaited.status, 200)
+  assert.equal(awaited.text, 'upstream body')
+  assert.equal(awaited.headers['x-after-await'], 'yes')
+  assert.equal(awaited.headers['x-from'], 'upstream')
+  assert.equal((await get(`${gw.url}/async`)).text, 'upstream body', 'the gateway serves on after all three')
+})
