@@ -12,9 +12,11 @@
  * or from one disturbed run. Then memory: each proxy's RSS after the runs, and what an
  * idle keep-alive connection costs it. Not a test: numbers depend on the machine.
  *
- * Options (environment): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 50),
- * BENCH_ROUNDS (default 3), BENCH_WARMUP (seconds of warm-up before each run, default 2;
+ * Options (environment): BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50),
+ * BENCH_ROUNDS (default 7), BENCH_WARMUP (seconds of warm-up before each run, default 1;
  * 0 for none), BENCH_IDLE (idle connections for the memory figure, default 1000; 0 skips).
+ * Many short rounds rather than a few long ones: on a shared machine a disturbance then
+ * spoils one round, which the median drops, instead of a third of the figures.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
@@ -26,10 +28,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 10)
+const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
-const warmup = Number(process.env.BENCH_WARMUP ?? 2)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 7)
+const warmup = Number(process.env.BENCH_WARMUP ?? 1)
 const idleConnections = Number(process.env.BENCH_IDLE ?? 1000)
 const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url))
 const children: ChildProcess[] = []

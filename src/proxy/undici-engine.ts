@@ -135,7 +135,7 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
     for (let i = 0; i < raw.length; i += 2) {
       const name = undiciUtil.headerNameToString(raw[i] as Buffer)
       if (HOP_BY_HOP.has(name)) {
-        if (name === 'connection') listed = connectionListed((raw[i + 1] as Buffer).toString('latin1'), listed)
+        if (name === 'connection') listed = connectionListed(raw[i + 1] as Buffer, listed)
         if (!(name === 'trailer' && keepTrailer)) continue
       }
       if (Object.hasOwn(own, name)) continue
@@ -194,9 +194,14 @@ function toHeaderMap (raw: Buffer[]): HeaderMap {
 }
 
 /** Names a Connection header lists besides keep-alive and close (RFC 9110 §7.6.1). */
-function connectionListed (value: string, already: string[] | null): string[] | null {
+function connectionListed (raw: Buffer, already: string[] | null): string[] | null {
+  // Nearly always exactly one of these two: nothing to take apart then.
+  if (raw.length === 10 || raw.length === 5) {
+    const value = raw.toString('latin1').toLowerCase()
+    if (value === 'keep-alive' || value === 'close') return already
+  }
   let listed = already
-  for (const item of value.split(',')) {
+  for (const item of raw.toString('latin1').split(',')) {
     const name = item.trim().toLowerCase()
     if (name === '' || name === 'keep-alive' || name === 'close') continue
     listed ??= []
