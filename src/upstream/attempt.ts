@@ -61,6 +61,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private progressed = false
   /** Response phase: the client is reading slower than the upstream sends (backpressure). */
   private paused = false
+  /** performance.now() at dispatch while undici is still inside it, else -1. */
+  private dispatchedAt = -1
   private readonly dispatcher: Dispatcher
   /** SNI pinned on TLS pools so that a changing Host never resets a pooled connection. */
   private readonly servername: string | null
@@ -84,7 +86,14 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     if (this.servername !== null) (options as { servername?: string }).servername = this.servername
     if (this.path !== null) options.path = this.path
     if (this.body !== null) options.body = this.body
-    return this.dispatcher.dispatch(options, this)
+    // A pooled connection that is free takes the request at once, inside this call: its
+    // onConnect then uses this clock reading instead of taking another.
+    this.dispatchedAt = now
+    try {
+      return this.dispatcher.dispatch(options, this)
+    } finally {
+      this.dispatchedAt = -1
+    }
   }
 
   /** The client went away: stop the upstream exchange too. */
@@ -173,7 +182,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     this.abortUpstream = abort
     this.phase = 'sent'
-    const now = performance.now()
+    const now = this.dispatchedAt >= 0 ? this.dispatchedAt : performance.now()
     this.arm(now + this.responseMs, now)
     ;(this.inner?.onConnect as ((abort: Abort, context?: unknown) => void) | undefined)?.(abort, context)
   }
