@@ -9,18 +9,17 @@
  * request headers, 2 000 distinct paths with query strings). Each server runs in its own
  * process and is measured one at a time (autocannon in this one); the proxies in
  * alternating rounds (A B C A B C …), medians compared, so none gains from running first
- * or from one disturbed run. Then memory: each proxy's RSS after the runs, and what an
- * idle keep-alive connection costs it. Not a test: numbers depend on the machine.
+ * or from one disturbed run. Then each proxy's RSS after the runs (bench/memory.ts
+ * measures what an idle connection costs). Not a test: numbers depend on the machine.
  *
  * Options (environment): BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50),
  * BENCH_ROUNDS (default 7), BENCH_WARMUP (seconds of warm-up before each run, default 1;
- * 0 for none), BENCH_IDLE (idle connections for the memory figure, default 1000; 0 skips).
+ * 0 for none).
  * Many short rounds rather than a few long ones: on a shared machine a disturbance then
  * spoils one round, which the median drops, instead of a third of the figures.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
-import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -32,7 +31,6 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7)
 const warmup = Number(process.env.BENCH_WARMUP ?? 1)
-const idleConnections = Number(process.env.BENCH_IDLE ?? 1000)
 const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url))
 const children: ChildProcess[] = []
 
@@ -138,40 +136,6 @@ function rssBytes (pid: number): number {
   return Number(/(\d+)/.exec(line)?.[1] ?? 0) * 1024
 }
 
-/** The lowest of a few RSS readings over `ms`: a GC that returns memory shows as a dip. */
-async function settledRss (pid: number, ms: number): Promise<number> {
-  let lowest = rssBytes(pid)
-  for (let i = 0; i < 5; i++) {
-    await new Promise(resolve => setTimeout(resolve, ms / 5))
-    lowest = Math.min(lowest, rssBytes(pid))
-  }
-  return lowest
-}
-
-/**
- * What an idle keep-alive connection costs a server: `count` connections each make one
- * request and stay open; the server's settled RSS before and after, per connection.
- */
-async function idleConnectionCost (url: URL, pid: number, count: number): Promise<number> {
-  const before = await settledRss(pid, 2000)
-  const sockets: Socket[] = []
-  try {
-    for (let wave = 0; wave < count; wave += 100) {
-      await Promise.all(Array.from({ length: Math.min(100, count - wave) }, async () => {
-        const socket = connect(Number(url.port), url.hostname)
-        sockets.push(socket)
-        socket.on('error', () => undefined)
-        await once(socket, 'connect')
-        socket.write(`GET / HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`)
-        await once(socket, 'data')
-      }))
-    }
-    return (await settledRss(pid, 2000) - before) / count
-  } finally {
-    for (const socket of sockets) socket.destroy()
-  }
-}
-
 /** The median of each figure across rounds: one disturbed run does not move it. */
 function median (runs: Result[]): Result {
   const mid = (pick: (r: Result) => number): number => {
@@ -257,14 +221,10 @@ routes:
     console.log(`tollgate / upstream directly: ${(ours.rps / up.rps).toFixed(2)}`)
   }
 
-  console.log('\n## memory\n')
-  console.log('| server | RSS after the runs | per idle keep-alive connection |')
-  console.log('| --- | ---: | ---: |')
-  for (const proxy of proxies) {
-    const rss = rssBytes(proxy.pid)
-    const perConnection = idleConnections > 0 ? await idleConnectionCost(new URL(proxy.url), proxy.pid, idleConnections) : NaN
-    console.log(`| ${proxy.name} | ${(rss / 1024 / 1024).toFixed(1)} MB | ${Number.isNaN(perConnection) ? '-' : `${(perConnection / 1024).toFixed(1)} KB`} |`)
-  }
+  console.log('\n## memory (`npm run bench:memory` measures what an idle connection costs)\n')
+  console.log('| server | RSS after the runs |')
+  console.log('| --- | ---: |')
+  for (const proxy of proxies) console.log(`| ${proxy.name} | ${(rssBytes(proxy.pid) / 1024 / 1024).toFixed(1)} MB |`)
 } finally {
   // Every server ends with the benchmark, collected here so that none outlives it.
   const exits = children.filter(child => child.exitCode === null && child.signalCode === null).map(child => once(child, 'exit'))

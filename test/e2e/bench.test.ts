@@ -5,7 +5,7 @@ import { runToEnd } from '../helpers/child.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-test('npm run bench still runs: a one-second round measures both proxies and prints their ratio', async (t) => {
+test('npm run bench still runs: a one-second round measures the proxies and prints their ratios', async (t) => {
   const env = { ...process.env, BENCH_SECONDS: '1', BENCH_ROUNDS: '1', BENCH_WARMUP: '0', BENCH_CONNECTIONS: '10' }
   // Every process the benchmark starts is in its group: the run fails if one outlives it.
   const run = await runToEnd(t, 'npm', ['run', '--silent', 'bench'], { cwd: ROOT, env, timeoutMs: 30_000 })
@@ -18,10 +18,20 @@ test('npm run bench still runs: a one-second round measures both proxies and pri
     assert.ok(line !== undefined, `no result row for ${name}\n${output}`)
     return line.split('|').slice(1, -1).map(cell => cell.trim())
   }
-  for (const name of ['upstream directly', '@fastify/http-proxy', 'tollgate']) {
+  for (const name of ['upstream directly', '@fastify/http-proxy', 'tollgate', 'tollgate (reply-from engine)']) {
     const [, rps, , , errors, non2xx] = row(name)
     assert.ok(Number(rps) > 0, `${name} served no request\n${output}`)
     assert.equal(errors, '0', `${name} had errors\n${output}`)
     assert.equal(non2xx, '0', `${name} answered non-2xx\n${output}`)
+  }
+})
+
+test('npm run bench:memory still runs: it prints what an idle connection costs on each engine', async (t) => {
+  const env = { ...process.env, BENCH_IDLE: '100' }
+  const run = await runToEnd(t, 'npm', ['run', '--silent', 'bench:memory'], { cwd: ROOT, env, timeoutMs: 30_000 })
+  const output = `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`
+  assert.equal(run.code, 0, output)
+  for (const engine of ['undici', 'reply-from']) {
+    assert.match(run.stdout, new RegExp(`^\\| ${engine} \\| -?\\d+\\.\\d\\d KB \\|$`, 'm'), output)
   }
 })
