@@ -23,8 +23,6 @@ export class RequestContext implements BalancerInput {
   /** The match: normalised path, query, the prefix's `rest`, regex captures. */
   readonly match: RouteMatch<CompiledRoute>
   readonly requestId: string
-  /** performance.now() when the request reached the gateway. */
-  readonly startedAt: number
   /** The upstream serving this route, or null for transparent routes. */
   readonly upstream: Upstream | null
   /** Path sent upstream, after rewrites. */
@@ -57,7 +55,6 @@ export class RequestContext implements BalancerInput {
     this.route = route
     this.match = match
     this.requestId = request.id
-    this.startedAt = performance.now()
     this.upstream = upstream
     this.upstreamPath = match.path
     this.upstreamQuery = match.query
