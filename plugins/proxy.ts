@@ -46,7 +46,7 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
       transparentDispatcher: options.transparentDispatcher,
       trust,
       underscoresInHeaders: options.config.server.underscoresInHeaders,
-      bodyLimit: options.config.server.limits.bodyLimit,
+      bodyLimit: route.bodyLimit,
       createEngine: (observer) => engine === 'reply-from'
         ? new ReplyFromEngine(observer, route.hooks)
         : new UndiciEngine(observer, route.hooks, {

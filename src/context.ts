@@ -47,8 +47,22 @@ export class RequestContext implements BalancerInput {
   tries = 0
   /** The error the request failed with, if it did. */
   error: GatewayError | null = null
+  /**
+   * Who the client is, once auth has run: a custom hook's principal, the JWT's claims, or
+   * `{ id: <user name> }` for basic auth. null before auth, and on routes without it.
+   */
+  principal: Record<string, unknown> | null = null
+  /** Headers the gateway adds upstream for this request (forwarded JWT claims…). */
+  upstreamHeaders: Record<string, string> | null = null
+  /**
+   * Called once when the response closes, however it ends (sent, failed, client gone):
+   * where a request gives back what it holds (a concurrency slot). Set by request_filter
+   * plugins; null when nothing is held.
+   */
+  onClose: (() => void) | null = null
   private readonly request: FastifyRequest
   private userState: Record<string, unknown> | null = null
+  private clientIp: string | null = null
 
   constructor (request: FastifyRequest, route: CompiledRoute, match: RouteMatch<CompiledRoute>, upstream: Upstream | null) {
     this.request = request
@@ -68,9 +82,15 @@ export class RequestContext implements BalancerInput {
 
   // ---- BalancerInput
 
-  /** The client's address (X-Forwarded-For is believed only from trustProxy peers). */
+  /**
+   * The client's address: the socket's peer, or, when that peer is in server.trustProxy,
+   * the right-most X-Forwarded-For entry that is not. An IPv4 address in IPv6 form
+   * (`::ffff:127.0.0.2`) is given as IPv4, so that one address has one spelling for every
+   * list and limit. Computed once per request.
+   */
   get ip (): string {
-    return this.request.ip
+    if (this.clientIp === null) this.clientIp = plainAddress(this.request.ip)
+    return this.clientIp
   }
 
   get path (): string {
@@ -84,6 +104,11 @@ export class RequestContext implements BalancerInput {
   get headers (): FastifyRequest['headers'] {
     return this.request.headers
   }
+}
+
+/** `::ffff:a.b.c.d` → `a.b.c.d`; any other address unchanged. */
+export function plainAddress (address: string): string {
+  return address.startsWith('::ffff:') && address.indexOf('.', 7) > 0 ? address.slice(7) : address
 }
 
 declare module 'fastify' {

@@ -247,7 +247,15 @@ export class Gateway {
 function onResponseClose (res: GatewayResponse): void {
   const version = res.owner as LiveVersion
   res.onClose = null
-  if (!res.writableFinished) (res.req as { [kRequestContext]?: RequestContext })[kRequestContext]?.attempt?.cancel()
+  const ctx = (res.req as { [kRequestContext]?: RequestContext })[kRequestContext]
+  if (ctx !== undefined) {
+    if (!res.writableFinished) ctx.attempt?.cancel()
+    if (ctx.onClose !== null) {
+      const release = ctx.onClose
+      ctx.onClose = null
+      release()
+    }
+  }
   if (--version.inflight === 0 && version.retired) version.markDrained()
 }
 

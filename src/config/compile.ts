@@ -20,6 +20,8 @@ import type { RouteHooks } from '../hooks.js'
 import { compilePathPattern, type RouteMatchSpec } from '../routing/matcher.js'
 import { compilePathRewrite, compileQueryRewrite } from '../routing/rewrite.js'
 import { compileHeaderRules, type HeaderRules } from '../routing/header-rules.js'
+import { compileConcurrency, compileInspect, compileIpFilter, compileRateLimit, type CompiledConcurrency, type CompiledInspect, type CompiledIpFilter, type CompiledRateLimit } from '../limits/config.js'
+import { compileAuth, type CompiledAuth } from '../auth/config.js'
 
 export interface CompiledTlsCert {
   readonly cert: Buffer
@@ -108,6 +110,14 @@ export interface CompiledRoute {
   readonly timeouts: { readonly connectMs: number, readonly responseMs: number }
   readonly retries: RetryPolicy
   readonly hooks: Readonly<RouteHooks>
+  /** request_filter and request_body_filter checks; null where the route has none. */
+  readonly ipFilter: CompiledIpFilter | null
+  readonly auth: CompiledAuth | null
+  readonly rateLimit: CompiledRateLimit | null
+  readonly concurrency: CompiledConcurrency | null
+  /** The route's bodyLimit, or server.limits.bodyLimit. */
+  readonly bodyLimit: number
+  readonly inspect: CompiledInspect | null
 }
 
 export interface CompiledGateway {
@@ -116,6 +126,8 @@ export interface CompiledGateway {
   readonly server: CompiledServer
   readonly upstreams: ReadonlyMap<string, CompiledUpstream>
   readonly routes: readonly CompiledRoute[]
+  /** `redis`, when given: what `store: redis` uses. */
+  readonly redis: { readonly url: string } | null
 }
 
 export const DEFAULTS = Object.freeze({
@@ -170,11 +182,14 @@ export function compileGateway (config: GatewayFileConfig, options: CompileOptio
     const path = joinPath('routes', index)
     if (names.has(route.name)) issues.add(joinPath(path, 'name'), `duplicate route name "${route.name}"`)
     names.add(route.name)
-    const compiled = compileRoute(route, index, path, config.upstreams ?? {}, upstreams, options.hooks?.get(index), issues)
+    const compiled = compileRoute(route, index, path, config.upstreams ?? {}, upstreams, options.hooks?.get(index), server, options.baseDir, issues)
+    if (compiled?.rateLimit?.store === 'redis' && config.redis === undefined) {
+      issues.add(joinPath(joinPath(path, 'rateLimit'), 'store'), 'redis needs the top-level redis.url')
+    }
     if (compiled !== undefined) routes.push(compiled)
   })
   issues.throwIfAny()
-  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes })
+  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes, redis: config.redis === undefined ? null : { url: config.redis.url } })
 }
 
 function compileServer (server: ServerConfig, baseDir: string, issues: IssueList): CompiledServer {
@@ -382,6 +397,8 @@ function compileRoute (
   upstreamConfigs: Readonly<Record<string, UpstreamConfig>>,
   upstreams: ReadonlyMap<string, CompiledUpstream>,
   hooks: RouteHooks | undefined,
+  server: CompiledServer,
+  baseDir: string,
   issues: IssueList
 ): CompiledRoute | undefined {
   const transparent = route.transparent === true
@@ -431,7 +448,13 @@ function compileRoute (
     retries: transparent && route.retries === undefined
       ? { attempts: 0, onConnectError: false, statuses: new Set(), methods: new Set() }
       : compileRetries(route.retries, upstream?.retries),
-    hooks: hooks === undefined ? NO_HOOKS : Object.freeze({ ...hooks })
+    hooks: hooks === undefined ? NO_HOOKS : Object.freeze({ ...hooks }),
+    ipFilter: route.ipFilter === undefined ? null : compileIpFilter(route.ipFilter, joinPath(path, 'ipFilter'), issues),
+    auth: route.auth === undefined ? null : compileAuth(route.auth, joinPath(path, 'auth'), baseDir, issues),
+    rateLimit: route.rateLimit === undefined ? null : compileRateLimit(route.rateLimit, joinPath(path, 'rateLimit'), issues),
+    concurrency: route.concurrency === undefined ? null : compileConcurrency(route.concurrency),
+    bodyLimit: route.bodyLimit === undefined ? server.limits.bodyLimit : (issues.attempt(joinPath(path, 'bodyLimit'), () => parseSize(route.bodyLimit as string | number)) ?? server.limits.bodyLimit),
+    inspect: route.inspect === undefined ? null : compileInspect(route.inspect, joinPath(path, 'inspect'), issues)
   }
 }
 

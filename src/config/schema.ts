@@ -174,6 +174,63 @@ export const RewriteSchema = closed({
   }))
 })
 
+// ---------------------------------------------------------------- traffic control and auth
+
+const Cidr = Type.String({ minLength: 1, description: 'an address or CIDR: 10.0.0.0/8, 127.0.0.1, ::1/128' })
+
+export const IpFilterSchema = closed({
+  allow: Type.Optional(Type.Array(Cidr, { description: 'only these may pass (all when absent)' })),
+  deny: Type.Optional(Type.Array(Cidr, { description: 'these are refused; deny wins over allow' }))
+})
+
+/** `ip`, `route`, `header:<name>`, `claim:<name>` or `principal`. */
+const LimitKey = Type.String({
+  pattern: "^(ip|route|principal|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|claim:[^\\s]+)$",
+  errorMessage: 'must be ip, route, principal, header:<name> or claim:<name>'
+})
+
+export const RateLimitSchema = closed({
+  limit: Type.Integer({ minimum: 1, description: 'requests per window' }),
+  window: Duration,
+  algorithm: Type.Optional(Type.Union([Type.Literal('fixed-window'), Type.Literal('sliding-window')], { errorMessage: 'must be fixed-window or sliding-window' })),
+  key: Type.Optional(LimitKey),
+  store: Type.Optional(Type.Union([Type.Literal('memory'), Type.Literal('redis')], { errorMessage: 'must be memory or redis' })),
+  onStoreError: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')], { errorMessage: 'must be open or closed' }))
+})
+
+export const ConcurrencySchema = closed({
+  limit: Type.Integer({ minimum: 1, description: 'requests in flight at once' }),
+  key: Type.Optional(Type.Union([Type.Literal('route'), Type.Literal('ip')], { errorMessage: 'must be route or ip' }))
+})
+
+export const InspectSchema = closed({
+  block: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'substrings, or "/regex/flags"' }),
+  maxBytes: Type.Optional(Size)
+})
+
+/**
+ * One object for every auth type, so that a key given to the wrong type is reported by
+ * name (`routes[0].auth.tokens: is only used with type: bearer`) rather than as a failed
+ * union; which keys each type takes is checked when the route is compiled.
+ */
+export const AuthSchema = closed({
+  type: Type.Union([Type.Literal('bearer'), Type.Literal('basic'), Type.Literal('jwt'), Type.Literal('custom')], { errorMessage: 'must be bearer, basic, jwt or custom' }),
+  tokens: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'bearer: the accepted tokens' })),
+  realm: Type.Optional(Type.String({ minLength: 1, description: 'basic: the realm named in WWW-Authenticate' })),
+  users: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), { description: 'basic: user name → scrypt hash from `tollgate hash-password`' })),
+  secret: Type.Optional(Type.String({ minLength: 1, description: 'jwt: HMAC secret' })),
+  publicKey: Type.Optional(Type.String({ minLength: 1, description: 'jwt: PEM public key file' })),
+  jwksUrl: Type.Optional(Type.String({ minLength: 1, description: 'jwt: JWKS endpoint' })),
+  algorithms: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+  issuer: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+  audience: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+  clockTolerance: Type.Optional(Duration),
+  forwardClaims: Type.Optional(Type.Record(Type.String({ minLength: 1 }), HeaderName, { description: 'jwt: claim → header sent upstream' })),
+  forward: Type.Optional(Type.Boolean({ description: "send the client's Authorization upstream (default false)" })),
+  name: Type.Optional(Type.String({ minLength: 1, description: 'custom: the name given to defineAuth' })),
+  timeout: Type.Optional(Duration)
+})
+
 export const RouteSchema = closed({
   name: Type.String({ minLength: 1 }),
   match: Type.Optional(RouteMatchSchema),
@@ -183,13 +240,24 @@ export const RouteSchema = closed({
   requestHeaders: Type.Optional(HeaderRulesSchema),
   responseHeaders: Type.Optional(HeaderRulesSchema),
   timeouts: Type.Optional(closed({ connect: Type.Optional(Duration), response: Type.Optional(Duration) })),
-  retries: Type.Optional(RetriesSchema)
+  retries: Type.Optional(RetriesSchema),
+  ipFilter: Type.Optional(IpFilterSchema),
+  rateLimit: Type.Optional(RateLimitSchema),
+  concurrency: Type.Optional(ConcurrencySchema),
+  bodyLimit: Type.Optional(Size),
+  inspect: Type.Optional(InspectSchema),
+  auth: Type.Optional(AuthSchema)
 })
 
 // ---------------------------------------------------------------- the whole file
 
+export const RedisSchema = closed({
+  url: Type.String({ minLength: 1, description: 'redis://host:port[/db]' })
+})
+
 export const GatewayConfigSchema = closed({
   server: Type.Optional(ServerSchema),
+  redis: Type.Optional(RedisSchema),
   upstreams: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), UpstreamSchema)),
   routes: Type.Optional(Type.Array(RouteSchema))
 })
@@ -204,6 +272,12 @@ export type RetriesConfig = Static<typeof RetriesSchema>
 export type HeaderRulesConfig = Static<typeof HeaderRulesSchema>
 export type RouteMatchConfig = Static<typeof RouteMatchSchema>
 export type RewriteConfig = Static<typeof RewriteSchema>
+export type IpFilterConfig = Static<typeof IpFilterSchema>
+export type RateLimitConfig = Static<typeof RateLimitSchema>
+export type ConcurrencyConfig = Static<typeof ConcurrencySchema>
+export type InspectConfig = Static<typeof InspectSchema>
+export type AuthConfig = Static<typeof AuthSchema>
+export type RedisConfig = Static<typeof RedisSchema>
 /** A route as written in the config file (no hooks: those exist only in TypeScript). */
 export type RouteFileConfig = Static<typeof RouteSchema>
 /** The config file as written (YAML, JSON or `defineGateway`), before compilation. */

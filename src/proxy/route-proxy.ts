@@ -75,7 +75,8 @@ export class RouteProxy implements AttemptObserver {
       rules: options.route.requestHeaders,
       hostOverride: options.upstream?.config.tls?.servername ?? null,
       trust: options.trust,
-      underscores: options.underscoresInHeaders
+      underscores: options.underscoresInHeaders,
+      withheld: withheldHeaders(options.route)
     })
     this.balancerSetsHeaders = options.upstream?.addsResponseHeaders ?? false
     this.engine = options.createEngine(this)
@@ -223,7 +224,8 @@ export class RouteProxy implements AttemptObserver {
       headers: request.headers,
       peer: socket.remoteAddress ?? '',
       tls: (socket as { encrypted?: boolean }).encrypted === true,
-      requestId: ctx.requestId
+      requestId: ctx.requestId,
+      extra: ctx.upstreamHeaders
     })
     this.route.hooks.upstreamRequest?.(request, headers as Record<string, string | string[] | undefined>, ctx)
     return headers
@@ -261,6 +263,18 @@ function requestBody (request: FastifyRequest): Readable | null {
   const length = headers['content-length']
   if (headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) return request.raw
   return null
+}
+
+/**
+ * Client headers a route never forwards: its credentials (unless `auth.forward`), and the
+ * headers it fills from what auth found.
+ */
+function withheldHeaders (route: CompiledRoute): string[] {
+  const auth = route.auth
+  if (auth === null) return []
+  const withheld = auth.forward ? [] : ['authorization']
+  if (auth.type === 'jwt') withheld.push(...Object.values(auth.forwardClaims).map(name => name.toLowerCase()))
+  return withheld
 }
 
 /** `Expect: 100-continue` from an HTTP/1.1 client (Node answers other expectations with 417). */

@@ -24,6 +24,12 @@ export interface UpstreamHeadersOptions {
   readonly trust: TrustCheck
   /** Forward header names containing `_`. */
   readonly underscores: boolean
+  /**
+   * Client headers never forwarded on this route, lower-cased: `authorization` when the
+   * route authenticates without `auth.forward`, and the headers the gateway itself sets
+   * from what auth found (a client must not send its own `x-user-id`).
+   */
+  readonly withheld?: readonly string[]
 }
 
 /** The parts of a client request the upstream headers are built from. */
@@ -34,6 +40,8 @@ export interface ClientRequestHead {
   /** True when the client connection is TLS. */
   readonly tls: boolean
   readonly requestId: string
+  /** Headers the gateway adds for this request (forwarded JWT claims…), or null. */
+  readonly extra?: Readonly<Record<string, string>> | null
 }
 
 /** Never copied from the client: the gateway writes, answers or drops them itself. */
@@ -57,7 +65,7 @@ export class UpstreamHeaders {
     this.hostOverride = options.hostOverride
     this.trust = options.trust
     this.underscores = options.underscores
-    this.routeOwns = new Set([...(options.rules?.set.keys() ?? []), ...(options.rules?.remove ?? [])])
+    this.routeOwns = new Set([...(options.rules?.set.keys() ?? []), ...(options.rules?.remove ?? []), ...(options.withheld ?? [])])
   }
 
   /** The headers for one attempt, in the order they are sent. */
@@ -81,6 +89,8 @@ export class UpstreamHeaders {
     }
     if (!owns.has('x-request-id')) headers['x-request-id'] = client.requestId
     if (asksForTrailers(incoming.te)) headers.te = 'trailers'
+    const extra = client.extra
+    if (extra != null) for (const name in extra) headers[name] = extra[name]
     const rules = this.rules
     if (rules !== null) for (const [name, value] of rules.set) headers[name] = value
     const connection = incoming.connection

@@ -85,7 +85,7 @@ const MAX_REGEX_REPETITIONS = 25
  * more than 25 quantifiers in one regex. Its check is conservative: `?` counts as a
  * repetition, so `(/.*)?` is refused too (`(/.*|)` says the same and passes).
  */
-function refuseSlowRegex (source: string): void {
+export function refuseSlowRegex (source: string): void {
   if (safeRegex(source, { limit: Number.POSITIVE_INFINITY })) {
     if (safeRegex(source, { limit: MAX_REGEX_REPETITIONS })) return
     throw new Error(`the regex "${source}" has more than ${MAX_REGEX_REPETITIONS} quantifiers and may take very long on some paths; simplify it`)
