@@ -7,6 +7,9 @@ import type { FastifyInstance } from 'fastify'
 import requestContext from './request-context.js'
 import errorHandler from './error-handler.js'
 import accessLog from './access-log.js'
+import ipFilter from './ip-filter.js'
+import concurrency from './concurrency.js'
+import bodyLimit from './body-limit.js'
 import userHooks from './user-hooks.js'
 import proxy from './proxy.js'
 import type { GatewayPluginOptions } from './options.js'
@@ -18,6 +21,12 @@ export const PLUGINS = [
   errorHandler,
   // logging: an app-wide onResponse, so 404s and early answers are logged too.
   accessLog,
+  // request_filter, first: a refused address costs nothing more (no auth, no counters).
+  ipFilter,
+  // request_filter, after the rate limit: a request it refuses holds no slot.
+  concurrency,
+  // request_body_filter: the body is read (for inspection) only once every check passed.
+  bodyLimit,
   // request_filter for user code: after the gateway's own checks (ip filter, auth, limits).
   userHooks,
   // upstream_peer onwards: last, so the onRoute hooks above see its routes.

@@ -39,6 +39,10 @@ export class RequestContext implements BalancerInput {
   attempt: UpstreamAttempt | null = null
   /** The client's body stream, kept while a retry could still resend it. */
   bodySource: Readable | null = null
+  /** The first bytes of the body, read (and inspected) before the handler; sent first. */
+  bodyPrefix: Buffer | null = null
+  /** `100 Continue` was sent already (inspection needed the body before the handler ran). */
+  continued = false
   /** Bytes the body may have when it declared no length (counted as read), else Infinity. */
   bodyLimit = Infinity
   /** The wrapper handed to the current attempt (see DeferredBody). */

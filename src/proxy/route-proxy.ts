@@ -8,8 +8,6 @@
  * HTTP/2 passthrough for gRPC and h2c) can serve routes without changing this file.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { IncomingMessage } from 'node:http'
-import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { CompiledRoute } from '../config/compile.js'
 import type { RequestContext } from '../context.js'
@@ -22,7 +20,7 @@ import { Target } from '../upstream/target.js'
 import { UpstreamAttempt, RetryableStatusError } from '../upstream/attempt.js'
 import { classifyFailure, noAvailableTarget, toGatewayError } from '../upstream/errors.js'
 import type { Upstream } from '../upstream/upstream.js'
-import { DeferredBody } from './body.js'
+import { DeferredBody, expectsContinue, requestBody } from './body.js'
 import { UpstreamHeaders, asksForTrailers } from './upstream-headers.js'
 
 /** Carries one attempt's request to its target. */
@@ -85,7 +83,7 @@ export class RouteProxy implements AttemptObserver {
   /** upstream_peer: the route's handler. */
   handle (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext): void {
     const route = this.route
-    const body = requestBody(request)
+    const body = requestBody(request.raw)
     if (body !== null) {
       const declared = request.headers['content-length']
       if (exceedsLimit(declared, this.bodyLimit)) {
@@ -95,8 +93,9 @@ export class RouteProxy implements AttemptObserver {
       ctx.bodySource = body
       ctx.bodyLimit = declared === undefined ? this.bodyLimit : Infinity
     }
-    // Every check has passed: now the client may send the body it is holding back.
-    if (expectsContinue(request.raw)) reply.raw.writeContinue()
+    // Every check has passed: now the client may send the body it is holding back (unless
+    // inspection asked for it already).
+    if (!ctx.continued && expectsContinue(request.raw)) reply.raw.writeContinue()
     ctx.upstreamPath = route.rewritePath(ctx.match)
     if (route.rewriteQuery !== null) ctx.upstreamQuery = route.rewriteQuery(ctx.match.query)
     if (this.upstream === null) {
@@ -148,7 +147,7 @@ export class RouteProxy implements AttemptObserver {
     if (ctx.bodySource !== null) {
       // A fresh wrapper per attempt: undici destroys the one it was given when it fails,
       // and the client's stream must survive that (for a retry, or for the error reply).
-      ctx.body = new DeferredBody(ctx.bodySource, ctx.bodyLimit)
+      ctx.body = new DeferredBody(ctx.bodySource, ctx.bodyLimit, ctx.bodyPrefix)
       attempt.body = ctx.body
     }
     if (asksForTrailers(request.headers.te)) attempt.trailersTo = reply.raw
@@ -254,18 +253,6 @@ function appendHeader (headers: HeaderMap, name: string, value: string): void {
 }
 
 /**
- * The client's body, when the request declares one: the raw request, streamed as it
- * arrives (Fastify parses no body here), whatever the method. Elasticsearch's
- * `GET _search` carries its query in one.
- */
-function requestBody (request: FastifyRequest): Readable | null {
-  const headers = request.raw.headers
-  const length = headers['content-length']
-  if (headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) return request.raw
-  return null
-}
-
-/**
  * Client headers a route never forwards: its credentials (unless `auth.forward`), and the
  * headers it fills from what auth found.
  */
@@ -275,10 +262,4 @@ function withheldHeaders (route: CompiledRoute): string[] {
   const withheld = auth.forward ? [] : ['authorization']
   if (auth.type === 'jwt') withheld.push(...Object.values(auth.forwardClaims).map(name => name.toLowerCase()))
   return withheld
-}
-
-/** `Expect: 100-continue` from an HTTP/1.1 client (Node answers other expectations with 417). */
-function expectsContinue (req: IncomingMessage): boolean {
-  const expect = req.headers.expect
-  return expect !== undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && expect.toLowerCase() === '100-continue'
 }

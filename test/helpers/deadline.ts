@@ -22,3 +22,15 @@ export async function closed (socket: Socket): Promise<void> {
   if (socket.destroyed) return
   await new Promise<void>(resolve => socket.once('close', () => resolve()))
 }
+
+/**
+ * Resolves once `condition()` holds, checking after each turn of the event loop; rejects
+ * with `message` after `ms`. For states no event announces (a count reached elsewhere).
+ */
+export async function eventually (condition: () => boolean, ms: number, message: string | (() => string)): Promise<void> {
+  const deadline = performance.now() + ms
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`${typeof message === 'string' ? message : message()} (waited ${ms} ms)`)
+    await new Promise(resolve => setImmediate(resolve))
+  }
+}
