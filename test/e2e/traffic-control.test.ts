@@ -262,3 +262,27 @@ test('inspect: only maxBytes are held and searched; the rest streams on unread',
   assert.match(answer, /HTTP\/1\.1 403 /)
   assert.equal(up.received.length, 1)
 })
+
+test('bad Content-Lengths get 400 or 413, a body that stops halfway ends cleanly, and the gateway keeps serving', async (t) => {
+  const up = await startOrigin(t, 'up')
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [up.address] } },
+    routes: [{ name: 'r', upstream: 'up', bodyLimit: '1kb', inspect: { block: ['rogue'] } }, { name: 'plain', match: { path: '/plain' }, upstream: 'up' }]
+  })
+  const status = (data: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)
+  for (const [length, expected] of [['-5', 400], ['abc', 400], ['12 34', 400], ['99999999999999999999', 400], ['18446744073709551615', 413]] as const) {
+    const res = await rawExchange(gw.port, `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`)
+    assert.equal(status(res.data), expected, `Content-Length: ${length}`)
+  }
+  // A body that stops halfway, on an inspected route and on a plain one: the client leaves.
+  for (const path of ['/', '/plain']) {
+    const socket = connect(gw.port, '127.0.0.1')
+    socket.on('error', () => undefined)
+    await once(socket, 'connect')
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n${'a'.repeat(50)}`)
+    socket.destroy()
+  }
+  const after = await rawExchange(gw.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nfine')
+  assert.equal(status(after.data), 200, 'the gateway stopped serving after bad bodies')
+  assert.equal(up.received.filter(r => r.body.length === 100).length, 0, 'a truncated body reached the upstream as complete')
+})
