@@ -6,7 +6,10 @@
  *   3. Tollgate on its default engine (undici, direct dispatch),
  *   4. Tollgate on the reply-from engine (`server.engine: reply-from`),
  * for two kinds of traffic: `basic` (GET / with no extra header) and `realistic` (10
- * request headers, 2 000 distinct paths with query strings). Each server runs in its own
+ * request headers, 2 000 distinct paths with query strings). Then what guarding a route
+ * costs: Tollgate's route with an IP filter, a rate limit that is never reached and JWT
+ * HS256 auth, against its bare route and against @fastify/http-proxy registered with
+ * @fastify/rate-limit and @fastify/jwt doing the same work. Each server runs in its own
  * process and is measured one at a time (autocannon in this one); the proxies in
  * alternating rounds (A B C A B C …), medians compared, so none gains from running first
  * or from one disturbed run. Then each proxy's RSS after the runs (bench/memory.ts
@@ -21,6 +24,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { once } from 'node:events'
+import { createHmac, randomBytes } from 'node:crypto'
 import { writeFileSync, mkdtempSync, rmSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -162,6 +166,30 @@ async function startTollgate (config: string): Promise<{ url: string, pid: numbe
   return { url: `${String((JSON.parse(line) as { address: string }).address)}/`, pid: gateway.pid as number }
 }
 
+/** An HS256 JWT for `secret`, valid for an hour: what a client of the guarded route sends. */
+function hs256Token (secret: string): string {
+  const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: 'bench', exp: Math.floor(Date.now() / 1000) + 3600 })}`
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`
+}
+
+interface Server { readonly name: string, readonly url: string, readonly pid: number }
+
+/** Each server measured `rounds` times, in alternating order; the medians. */
+async function medians (servers: readonly Server[], traffic: Traffic): Promise<Result[]> {
+  const runs: Result[][] = servers.map(() => [])
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, server] of servers.entries()) runs[i]?.push(await measure(server.name, server.url, server.pid, traffic))
+  }
+  return runs.map(median)
+}
+
+function printTable (results: readonly Result[]): void {
+  console.log('| server | requests/s | p99 ms | server CPU µs/request | errors | non-2xx |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+  for (const r of results) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99.toFixed(1)} | ${r.cpuPerRequest.toFixed(1)} | ${r.errors} | ${r.non2xx} |`)
+}
+
 function ratioLines (label: string, ours: Result, ref: Result): string {
   return `${label} / @fastify/http-proxy: ${(ours.rps / ref.rps).toFixed(2)} (requests/s), p99 ${ours.p99.toFixed(1)} vs ${ref.p99.toFixed(1)} ms\n` +
     `  CPU per request, ${label} / @fastify/http-proxy: ${(ours.cpuPerRequest / ref.cpuPerRequest).toFixed(2)} (below 1: less CPU for the same work)`
@@ -176,6 +204,9 @@ try {
   const direct = `http://127.0.0.1:${portA}/`
   const httpProxy = await startProcess([here('http-proxy.mjs'), `http://127.0.0.1:${portA}`])
   pin(httpProxy.pid, 0)
+  const secret = randomBytes(32).toString('base64url')
+  const guardedReference = await startProcess([here('http-proxy-guarded.mjs'), `http://127.0.0.1:${portA}`, secret])
+  pin(guardedReference.pid, 0)
   const configFor = (engine: string): string => {
     const file = join(dir, `bench-${engine}.yaml`)
     writeFileSync(file, `
@@ -189,6 +220,12 @@ upstreams:
     targets: [127.0.0.1:${portA}, 127.0.0.1:${portB}]
     balancer: round-robin
 routes:
+  - name: guarded
+    match: { path: /guarded/* }
+    upstream: app
+    ipFilter: { allow: [127.0.0.0/8] }
+    auth: { type: jwt, secret: ${secret}, algorithms: [HS256] }
+    rateLimit: { limit: 1000000000, window: 1s, key: ip }
   - name: app
     match: { path: /* }
     upstream: app
@@ -205,21 +242,33 @@ routes:
   console.log(pinning ? 'proxies pinned to core 0; upstream and autocannon on core 1' : 'no CPU pinning (one core, or no taskset)')
   for (const traffic of TRAFFIC) {
     const direct0 = await measure('upstream directly', direct, upstream.pid, traffic)
-    const runs: Result[][] = proxies.map(() => [])
-    for (let round = 0; round < rounds; round++) {
-      for (const [i, proxy] of proxies.entries()) runs[i]?.push(await measure(proxy.name, proxy.url, proxy.pid, traffic))
-    }
-    const results = [direct0, ...runs.map(median)]
+    const results = [direct0, ...await medians(proxies, traffic)]
     console.log(`\n## ${traffic.name}: ${traffic.describe} (medians of ${rounds} rounds for the proxies)\n`)
-    console.log('| server | requests/s | p99 ms | server CPU µs/request | errors | non-2xx |')
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
-    for (const r of results) console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99.toFixed(1)} | ${r.cpuPerRequest.toFixed(1)} | ${r.errors} | ${r.non2xx} |`)
+    printTable(results)
     const [up, ref, ours, replyFrom] = results as [Result, Result, Result, Result]
     console.log('')
     console.log(ratioLines('tollgate', ours, ref))
     console.log(ratioLines('tollgate (reply-from engine)', replyFrom, ref))
     console.log(`tollgate / upstream directly: ${(ours.rps / up.rps).toFixed(2)}`)
   }
+
+  const tollgate = proxies[1] as Server
+  const withToken: Traffic = {
+    name: 'guarded',
+    describe: 'GET with a JWT HS256 bearer token',
+    options: () => ({ headers: { authorization: `Bearer ${hs256Token(secret)}` } })
+  }
+  const guarded = await medians([
+    { name: 'tollgate, bare route', url: tollgate.url, pid: tollgate.pid },
+    { name: 'tollgate, guarded route', url: `${tollgate.url}guarded/`, pid: tollgate.pid },
+    { name: '@fastify/http-proxy + rate-limit + jwt', url: `http://127.0.0.1:${guardedReference.out}/guarded/`, pid: guardedReference.pid }
+  ], withToken)
+  console.log(`\n## guarded: IP filter, a rate limit never reached and JWT HS256 auth; ${withToken.describe} (medians of ${rounds} rounds)\n`)
+  printTable(guarded)
+  const [bare, guard, reference] = guarded as [Result, Result, Result]
+  console.log('')
+  console.log(`guarded / bare route: ${(guard.rps / bare.rps).toFixed(2)} (requests/s), CPU per request ${(guard.cpuPerRequest / bare.cpuPerRequest).toFixed(2)}`)
+  console.log(`guarded / @fastify/http-proxy + rate-limit + jwt: ${(guard.rps / reference.rps).toFixed(2)} (requests/s), CPU per request ${(guard.cpuPerRequest / reference.cpuPerRequest).toFixed(2)}`)
 
   console.log('\n## memory (`npm run bench:memory` measures what an idle connection costs)\n')
   console.log('| server | RSS after the runs |')
