@@ -8,6 +8,7 @@ import requestContext from './request-context.js'
 import errorHandler from './error-handler.js'
 import accessLog from './access-log.js'
 import ipFilter from './ip-filter.js'
+import auth from './auth.js'
 import concurrency from './concurrency.js'
 import bodyLimit from './body-limit.js'
 import userHooks from './user-hooks.js'
@@ -23,6 +24,8 @@ export const PLUGINS = [
   accessLog,
   // request_filter, first: a refused address costs nothing more (no auth, no counters).
   ipFilter,
+  // request_filter, identity: after the IP filter (a refused address costs no hash or key fetch), before rate limits (which may key on the principal).
+  auth,
   // request_filter, after the rate limit: a request it refuses holds no slot.
   concurrency,
   // request_body_filter: the body is read (for inspection) only once every check passed.

@@ -42,6 +42,13 @@ export const RequestBlocked = define('REQUEST_BLOCKED', 403, 'request blocked')
 export const IpForbidden = define('IP_FORBIDDEN', 403, 'address %s is not allowed')
 export const Unauthorized = define('UNAUTHORIZED', 401, '%s')
 export const Forbidden = define('FORBIDDEN', 403, '%s')
+/**
+ * Authentication could not decide in time, or at all: a custom auth hook past
+ * `auth.timeout`, a JWKS endpoint that is down. The contract has no code of its own for
+ * this; NO_HEALTHY_UPSTREAM is its 503 ("the service that answers is unavailable"), and a
+ * client should retry as it would then. The message says which service it was.
+ */
+export const AuthUnavailable = define('NO_HEALTHY_UPSTREAM', 503, '%s')
 export const BadRequest = define('BAD_REQUEST', 400, '%s')
 /** A fault of the gateway itself (a bug, or a user hook that threw). */
 export const InternalError = define('INTERNAL_ERROR', 500, '%s')

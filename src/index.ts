@@ -1,5 +1,6 @@
 /**
- * Tollgate's public API: the `define*` helpers a config or route module uses, the Gateway
+ * Tollgate's public API: the `define*` helpers a config or route module uses (`defineAuth`
+ * registers a custom auth hook when a loaded module exports it), the Gateway
  * for embedding, and the types of the whole config (so an editor completes it).
  */
 import type { GatewayFileConfig, RouteFileConfig } from './config/schema.js'
@@ -25,6 +26,7 @@ export function defineRoute<T extends RouteDefinition | RouteDefinition[]> (rout
   return route
 }
 
+export { defineAuth, type AuthHook, type AuthDecision, type AuthDefinition } from './auth/custom.js'
 export { Gateway, type GatewayOptions } from './gateway.js'
 export { RequestContext } from './context.js'
 export type { RouteHooks, UpstreamRequestHeaders } from './hooks.js'
@@ -35,6 +37,6 @@ export { loadConfigFile, loadConfigObject } from './config/load.js'
 export type { CompiledGateway, CompiledRoute, CompiledUpstream } from './config/compile.js'
 export type {
   GatewayFileConfig, RouteFileConfig, UpstreamConfig, ServerConfig, ListenConfig, TargetConfig,
-  RetriesConfig, HeaderRulesConfig, RouteMatchConfig, RewriteConfig, DurationValue, SizeValue
+  RetriesConfig, HeaderRulesConfig, RouteMatchConfig, RewriteConfig, AuthConfig, DurationValue, SizeValue
 } from './config/schema.js'
 export { GatewayConfigSchema } from './config/schema.js'

@@ -22,6 +22,7 @@ import { compilePathRewrite, compileQueryRewrite } from '../routing/rewrite.js'
 import { compileHeaderRules, type HeaderRules } from '../routing/header-rules.js'
 import { compileConcurrency, compileInspect, compileIpFilter, compileRateLimit, type CompiledConcurrency, type CompiledInspect, type CompiledIpFilter, type CompiledRateLimit } from '../limits/config.js'
 import { compileAuth, type CompiledAuth } from '../auth/config.js'
+import type { AuthRegistry } from '../auth/custom.js'
 
 export interface CompiledTlsCert {
   readonly cert: Buffer
@@ -165,6 +166,8 @@ export interface CompileOptions {
   readonly baseDir: string
   /** Hooks of TypeScript routes, by route index. */
   readonly hooks?: ReadonlyMap<number, RouteHooks>
+  /** The custom auth hooks (`defineAuth`) the modules of this load registered. */
+  readonly auth?: AuthRegistry
 }
 
 /** Compiles a schema-valid config; throws ConfigError listing every problem. */
@@ -182,7 +185,7 @@ export function compileGateway (config: GatewayFileConfig, options: CompileOptio
     const path = joinPath('routes', index)
     if (names.has(route.name)) issues.add(joinPath(path, 'name'), `duplicate route name "${route.name}"`)
     names.add(route.name)
-    const compiled = compileRoute(route, index, path, config.upstreams ?? {}, upstreams, options.hooks?.get(index), server, options.baseDir, issues)
+    const compiled = compileRoute(route, index, path, config.upstreams ?? {}, upstreams, options.hooks?.get(index), server, options, issues)
     if (compiled?.rateLimit?.store === 'redis' && config.redis === undefined) {
       issues.add(joinPath(joinPath(path, 'rateLimit'), 'store'), 'redis needs the top-level redis.url')
     }
@@ -398,7 +401,7 @@ function compileRoute (
   upstreams: ReadonlyMap<string, CompiledUpstream>,
   hooks: RouteHooks | undefined,
   server: CompiledServer,
-  baseDir: string,
+  options: CompileOptions,
   issues: IssueList
 ): CompiledRoute | undefined {
   const transparent = route.transparent === true
@@ -450,7 +453,7 @@ function compileRoute (
       : compileRetries(route.retries, upstream?.retries),
     hooks: hooks === undefined ? NO_HOOKS : Object.freeze({ ...hooks }),
     ipFilter: route.ipFilter === undefined ? null : compileIpFilter(route.ipFilter, joinPath(path, 'ipFilter'), issues),
-    auth: route.auth === undefined ? null : compileAuth(route.auth, joinPath(path, 'auth'), baseDir, issues),
+    auth: route.auth === undefined ? null : compileAuth(route.auth, joinPath(path, 'auth'), { baseDir: options.baseDir, registry: options.auth }, issues),
     rateLimit: route.rateLimit === undefined ? null : compileRateLimit(route.rateLimit, joinPath(path, 'rateLimit'), issues),
     concurrency: route.concurrency === undefined ? null : compileConcurrency(route.concurrency),
     bodyLimit: route.bodyLimit === undefined ? server.limits.bodyLimit : (issues.attempt(joinPath(path, 'bodyLimit'), () => parseSize(route.bodyLimit as string | number)) ?? server.limits.bodyLimit),

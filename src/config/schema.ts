@@ -216,7 +216,7 @@ export const InspectSchema = closed({
 export const AuthSchema = closed({
   type: Type.Union([Type.Literal('bearer'), Type.Literal('basic'), Type.Literal('jwt'), Type.Literal('custom')], { errorMessage: 'must be bearer, basic, jwt or custom' }),
   tokens: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'bearer: the accepted tokens' })),
-  realm: Type.Optional(Type.String({ minLength: 1, description: 'basic: the realm named in WWW-Authenticate' })),
+  realm: Type.Optional(Type.String({ minLength: 1, description: 'the realm named in the WWW-Authenticate challenge (default tollgate)' })),
   users: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String({ minLength: 1 }), { description: 'basic: user name → scrypt hash from `tollgate hash-password`' })),
   secret: Type.Optional(Type.String({ minLength: 1, description: 'jwt: HMAC secret' })),
   publicKey: Type.Optional(Type.String({ minLength: 1, description: 'jwt: PEM public key file' })),

@@ -26,7 +26,7 @@ function validator (): ValidateFunction<GatewayFileConfig> {
  * the change that enforces it.
  */
 const UNBUILT_TOP_KEYS: ReadonlySet<string> = new Set(['redis'])
-const UNBUILT_ROUTE_KEYS: ReadonlySet<string> = new Set(['rateLimit', 'auth'])
+const UNBUILT_ROUTE_KEYS: ReadonlySet<string> = new Set(['rateLimit'])
 
 function refuseUnbuilt (value: unknown, issues: IssueList, basePath: string): boolean {
   if (value === null || typeof value !== 'object') return false

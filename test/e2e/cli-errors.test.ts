@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
@@ -64,6 +64,29 @@ test('a duration written as too many milliseconds is refused with the limit', (t
   const result = runCli(['validate', '-c', join(dir, 'g.json')])
   assert.equal(result.status, 1)
   assert.equal(result.stdout, 'upstreams.a.timeouts.response: must be at most 2147483647 ms (about 24.8 days), the longest a Node timer can wait\n')
+})
+
+test('validate refuses jwt routes with an unknown algorithm or a key file it cannot read, and a custom hook nobody defines', (t) => {
+  const dir = folder(t)
+  mkdirSync(join(dir, 'keys'))
+  writeFileSync(join(dir, 'keys', 'note.txt'), 'not a key\n')
+  writeFileSync(join(dir, 'g.yaml'), `${UPSTREAM}routes:
+  - { name: a, upstream: a, auth: { type: jwt, secret: s, algorithms: [HS256, HS257] } }
+  - { name: b, upstream: a, auth: { type: jwt, publicKey: keys/missing.pem } }
+  - { name: c, upstream: a, auth: { type: jwt, publicKey: keys } }
+  - { name: d, upstream: a, auth: { type: jwt, publicKey: keys/note.txt } }
+  - { name: e, upstream: a, auth: { type: custom, name: nobody } }
+`)
+  const result = runCli(['validate', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.deepEqual(result.stdout.trimEnd().split('\n'), [
+    'routes[0].auth.algorithms[1]: unknown algorithm "HS257" (expected one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)',
+    `routes[1].auth.publicKey: cannot read ${join(dir, 'keys', 'missing.pem')}: ENOENT`,
+    `routes[2].auth.publicKey: cannot read ${join(dir, 'keys')}: EISDIR`,
+    `routes[3].auth.publicKey: ${join(dir, 'keys', 'note.txt')} is not a PEM public key, certificate or private key`,
+    'routes[4].auth.name: no auth hook named "nobody" is registered (export defineAuth("nobody", …) from a module in routes/ or from the config module)'
+  ])
+  assertNoStack(result)
 })
 
 /** Configs that used to overflow the stack or throw past the loader. */

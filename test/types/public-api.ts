@@ -1,6 +1,6 @@
 // Compile-time checks of the public API: `npm test` type-checks this file (tsconfig.test.json).
 // Each @ts-expect-error line must fail to compile, or the check itself fails.
-import { defineGateway, defineRoute, Gateway, errors, type GatewayConfig, type RouteDefinition } from '../../src/index.js'
+import { defineAuth, defineGateway, defineRoute, Gateway, errors, type GatewayConfig, type RouteDefinition } from '../../src/index.js'
 
 export const config: GatewayConfig = defineGateway({
   server: { listen: [{ host: '127.0.0.1', port: 8080 }], gracefulShutdown: '30s', limits: { maxHeaderSize: '16kb' } },
@@ -59,3 +59,37 @@ export async function embed (): Promise<void> {
   await gateway.apply({ routes: [] })
   await gateway.close()
 }
+
+// The contract's defineAuth example, and what a decision may hold.
+export const apiKey = defineAuth('api-key', async (request) =>
+  request.headers['x-api-key'] === process.env.API_KEY
+    ? { allow: true, principal: { id: 'svc' } }
+    : { allow: false, status: 401, message: 'missing or wrong key' })
+
+export const readOnly = defineAuth('read-only', (request) =>
+  request.method === 'GET' ? { allow: true } : { allow: false, status: 403, headers: { 'x-reason': 'read only' } })
+
+// @ts-expect-error a denial is 401 or 403, nothing else
+defineAuth('teapot', () => ({ allow: false, status: 418 }))
+
+// @ts-expect-error a hook must return a decision
+defineAuth('nothing', () => 'yes')
+
+export const guarded: RouteDefinition = defineRoute({
+  name: 'guarded',
+  upstream: 'blue',
+  auth: { type: 'jwt', secret: 's', algorithms: ['HS256'], forwardClaims: { sub: 'x-user-id' }, clockTolerance: '5s' },
+  hooks: {
+    onRequest (_request, _reply, ctx) {
+      const principal: Record<string, unknown> | null = ctx.principal
+      void principal
+    }
+  }
+})
+
+defineRoute({
+  name: 'bad-auth',
+  upstream: 'blue',
+  // @ts-expect-error an unknown auth type is a type error
+  auth: { type: 'oauth' }
+})
