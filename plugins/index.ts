@@ -9,6 +9,7 @@ import errorHandler from './error-handler.js'
 import accessLog from './access-log.js'
 import ipFilter from './ip-filter.js'
 import auth from './auth.js'
+import rateLimit from './rate-limit.js'
 import concurrency from './concurrency.js'
 import bodyLimit from './body-limit.js'
 import userHooks from './user-hooks.js'
@@ -26,6 +27,8 @@ export const PLUGINS = [
   ipFilter,
   // request_filter, identity: after the IP filter (a refused address costs no hash or key fetch), before rate limits (which may key on the principal).
   auth,
+  // request_filter, after auth (a key may be the principal), before concurrency (a refused request takes no slot).
+  rateLimit,
   // request_filter, after the rate limit: a request it refuses holds no slot.
   concurrency,
   // request_body_filter: the body is read (for inspection) only once every check passed.

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici'
 import type { CompiledGateway } from '../src/config/compile.js'
 import type { Upstream } from '../src/upstream/upstream.js'
+import type { CounterStoreSet } from '../src/stores/counter-stores.js'
 
 /** What every gateway plugin is registered with: one app version's world. */
 export interface GatewayPluginOptions {
@@ -9,4 +10,6 @@ export interface GatewayPluginOptions {
   readonly upstreams: ReadonlyMap<string, Upstream>
   /** Dispatcher for transparent routes. */
   readonly transparentDispatcher: Dispatcher
+  /** Rate-limit counts, kept by the Gateway across reloads. */
+  readonly counterStores: CounterStoreSet
 }

@@ -11,6 +11,7 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import type { CompiledGateway, CompiledRoute } from './config/compile.js'
 import type { Upstream } from './upstream/upstream.js'
+import type { CounterStoreSet } from './stores/counter-stores.js'
 import { RouteTable } from './routing/matcher.js'
 import { registerPlugins } from '../plugins/index.js'
 import { kRouteMatch, type RawWithMatch } from '../plugins/request-context.js'
@@ -31,6 +32,7 @@ export interface BuildAppOptions {
   readonly upstreams: ReadonlyMap<string, Upstream>
   readonly transparentDispatcher: Dispatcher
   readonly logger: Logger
+  readonly counterStores: CounterStoreSet
 }
 
 /**
@@ -160,7 +162,8 @@ export async function buildApp (options: BuildAppOptions): Promise<AppVersion> {
   await registerPlugins(app as unknown as FastifyInstance, {
     config,
     upstreams: options.upstreams,
-    transparentDispatcher: options.transparentDispatcher
+    transparentDispatcher: options.transparentDispatcher,
+    counterStores: options.counterStores
   })
   await app.ready()
   if (handler === undefined) throw new Error('Fastify did not hand over its request handler')

@@ -49,6 +49,11 @@ export const Forbidden = define('FORBIDDEN', 403, '%s')
  * client should retry as it would then. The message says which service it was.
  */
 export const AuthUnavailable = define('NO_HEALTHY_UPSTREAM', 503, '%s')
+/**
+ * A rate limit could not be counted: its store (Redis) failed or did not answer, and the
+ * route says `onStoreError: closed`. As for AuthUnavailable, the contract's 503 code.
+ */
+export const RateLimitStoreUnavailable = define('NO_HEALTHY_UPSTREAM', 503, 'the rate limit store is unavailable')
 export const BadRequest = define('BAD_REQUEST', 400, '%s')
 /** A fault of the gateway itself (a bug, or a user hook that threw). */
 export const InternalError = define('INTERNAL_ERROR', 500, '%s')

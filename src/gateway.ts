@@ -17,6 +17,7 @@ import { createTransparentAgent } from './upstream/dispatcher.js'
 import { Listener, type GatewayResponse } from './server/listener.js'
 import type { Target } from './upstream/target.js'
 import { kRequestContext, type RequestContext } from './context.js'
+import { CounterStores, type CounterStoreChange } from './stores/counter-stores.js'
 
 export interface GatewayOptions {
   /** pino logger; default: JSON to stdout at the config's logLevel. */
@@ -39,6 +40,8 @@ export class Gateway {
   private readonly loadOptions: LoadOptions
   private readonly upstreams: UpstreamRegistry
   private readonly transparent: Agent
+  /** Rate-limit counts and the Redis connection: they outlive app versions. */
+  readonly counterStores: CounterStores
   private readonly listeners = new Map<string, Listener>()
   private current: LiveVersion | null = null
   private applying: Promise<unknown> = Promise.resolve()
@@ -54,6 +57,7 @@ export class Gateway {
       }
     })
     this.transparent = createTransparentAgent(5_000, 30_000)
+    this.counterStores = new CounterStores(this.logger)
   }
 
   /** Loads `file`, starts listening, and returns the running gateway. */
@@ -131,19 +135,23 @@ export class Gateway {
     if (this.closed) throw new Error('the gateway is closed')
     if (this.current === null) this.logger.level = config.server.logLevel
     const change = this.upstreams.prepare(config.upstreams)
+    let stores: CounterStoreChange | undefined
     let next: LiveVersion
     let builtApp: AppVersion | undefined
     try {
+      stores = await this.counterStores.prepare(config)
       builtApp = await buildApp({
         config,
         upstreams: change.next,
         transparentDispatcher: this.transparent,
-        logger: this.logger
+        logger: this.logger,
+        counterStores: stores.next
       })
       next = live(builtApp)
       await this.syncListeners(config)
     } catch (err) {
       await Promise.all(change.created.map(u => u.close()))
+      await stores?.created?.close()
       // Built but never used: close it (the variable is unset when the build itself failed).
       await closeQuietly(builtApp)
       throw err
@@ -151,10 +159,11 @@ export class Gateway {
     const previous = this.current
     this.current = next
     this.upstreams.commit(change)
+    this.counterStores.commit(stores)
     this.logger.level = config.server.logLevel
     this.logger.info({ routes: config.routes.length, upstreams: config.upstreams.size }, previous === null ? 'config applied' : 'config reloaded')
     if (previous !== null) {
-      this.retire(previous).then(() => Promise.all(change.retired.map(u => u.close())))
+      this.retire(previous).then(() => Promise.all([...change.retired.map(u => u.close()), stores.retired?.close()]))
         .catch(err => this.logger.warn({ err }, 'closing the previous app version failed'))
     }
   }
@@ -237,6 +246,7 @@ export class Gateway {
     }
     await this.upstreams.close()
     await this.transparent.close()
+    await this.counterStores.close()
   }
 }
 

@@ -136,11 +136,11 @@ test('contract keys whose features are not built yet are refused as not supporte
   const issues = issuesOf(() => loadConfigObject({
     metrics: { listen: { host: '127.0.0.1', port: 9091 } },
     upstreams: { a: { targets: ['127.0.0.1:1'], healthCheck: { type: 'tcp' } } },
-    routes: [{ name: 'r', upstream: 'a', rateLimit: { limit: 5, window: '1s' }, colour: 'red' }]
+    routes: [{ name: 'r', upstream: 'a', cache: { ttl: '1s' }, colour: 'red' }]
   }))
   assert.ok(issues.includes('metrics: is not supported yet'), issues.join('\n'))
   assert.ok(issues.includes('upstreams.a.healthCheck: is not supported yet'), issues.join('\n'))
-  assert.ok(issues.includes('routes[0].rateLimit: is not supported yet'), issues.join('\n'))
+  assert.ok(issues.includes('routes[0].cache: is not supported yet'), issues.join('\n'))
   assert.ok(issues.includes('routes[0].colour: unknown key'), issues.join('\n'))
 })
 
