@@ -191,8 +191,24 @@ export function compileGateway (config: GatewayFileConfig, options: CompileOptio
     }
     if (compiled !== undefined) routes.push(compiled)
   })
+  const redis = config.redis === undefined ? null : compileRedis(config.redis.url, issues)
   issues.throwIfAny()
-  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes, redis: config.redis === undefined ? null : { url: config.redis.url } })
+  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes, redis })
+}
+
+/** `redis.url`: refused at load when it is not a Redis URL, rather than failing on every request. */
+function compileRedis (url: string, issues: IssueList): { readonly url: string } | null {
+  let parsed: URL | null = null
+  try {
+    parsed = new URL(url)
+  } catch {
+    // Reported below.
+  }
+  if (parsed === null || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '') {
+    issues.add('redis.url', `${JSON.stringify(url)} is not a redis:// or rediss:// URL with a host`)
+    return null
+  }
+  return { url }
 }
 
 function compileServer (server: ServerConfig, baseDir: string, issues: IssueList): CompiledServer {

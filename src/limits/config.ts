@@ -8,6 +8,7 @@ import { IssueList, joinPath } from '../config/errors.js'
 import { parseDuration, parseSize } from '../config/units.js'
 import { parseCidr, type Cidr } from '../net/cidr.js'
 import { refuseSlowRegex } from '../routing/matcher.js'
+import { headerNameProblem } from '../config/http-names.js'
 
 export interface CompiledIpFilter {
   /** Only these pass; null: everyone not denied. */
@@ -75,7 +76,14 @@ export function compileRateLimit (spec: RateLimitConfig, path: string, issues: I
       return ms
     }) ?? 1000,
     algorithm: spec.algorithm ?? 'fixed-window',
-    key: issues.attempt(joinPath(path, 'key'), () => parseLimitKey(spec.key ?? 'ip')) ?? { from: 'ip' },
+    key: issues.attempt(joinPath(path, 'key'), () => {
+      const key = parseLimitKey(spec.key ?? 'ip')
+      if (key.from === 'header') {
+        const problem = headerNameProblem(key.name)
+        if (problem !== null) throw new Error(`${JSON.stringify(key.name)} ${problem}`)
+      }
+      return key
+    }) ?? { from: 'ip' },
     store: spec.store ?? 'memory',
     onStoreError: spec.onStoreError ?? 'open'
   }

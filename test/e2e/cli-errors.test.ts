@@ -58,6 +58,56 @@ routes:
   ])
 })
 
+test('validate refuses a bad rateLimit limit, window, key, algorithm or onStoreError, one line each', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), `${UPSTREAM}routes:
+  - { name: r0, upstream: a, rateLimit: { limit: 0, window: 1s } }
+  - { name: r1, upstream: a, rateLimit: { limit: 5, window: soon } }
+  - { name: r2, upstream: a, rateLimit: { limit: 5, window: 1s, key: "cookie:session" } }
+  - { name: r3, upstream: a, rateLimit: { limit: 5, window: 1s, algorithm: token-bucket } }
+  - { name: r4, upstream: a, rateLimit: { limit: 2.5, window: 1s, onStoreError: maybe, store: disk } }
+  - { name: r5, upstream: a, rateLimit: { window: 1s } }
+`)
+  const result = runCli(['validate', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.deepEqual(result.stdout.trimEnd().split('\n'), [
+    'routes[0].rateLimit.limit: must be >= 1',
+    'routes[1].rateLimit.window: must be a duration such as "500ms", "2s", "1m" or a number of milliseconds',
+    'routes[2].rateLimit.key: must be ip, route, principal, header:<name> or claim:<name>',
+    'routes[3].rateLimit.algorithm: must be fixed-window or sliding-window',
+    'routes[4].rateLimit.limit: must be integer',
+    'routes[4].rateLimit.store: must be memory or redis',
+    'routes[4].rateLimit.onStoreError: must be open or closed',
+    'routes[5].rateLimit.limit: is required'
+  ])
+})
+
+test('validate refuses a zero or too long window, a header key no request can carry, store redis without redis, and a redis.url that is not one', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'g.yaml'), `${UPSTREAM}routes:
+  - { name: r0, upstream: a, rateLimit: { limit: 5, window: 0 } }
+  - { name: r1, upstream: a, rateLimit: { limit: 5, window: 600h } }
+  - { name: r2, upstream: a, rateLimit: { limit: 5, window: 1s, key: "header:__proto__" } }
+  - { name: r3, upstream: a, rateLimit: { limit: 5, window: 1s, store: redis } }
+`)
+  const result = runCli(['validate', '-c', join(dir, 'g.yaml')])
+  assert.equal(result.status, 1)
+  assert.deepEqual(result.stdout.trimEnd().split('\n'), [
+    'routes[0].rateLimit.window: must be at least 1ms',
+    'routes[1].rateLimit.window: "600h" is longer than 2147483647 ms (about 24.8 days), the longest a Node timer can wait',
+    'routes[2].rateLimit.key: "__proto__" cannot be a header name: every JavaScript object has a property of that name',
+    'routes[3].rateLimit.store: redis needs the top-level redis.url'
+  ])
+  writeFileSync(join(dir, 'r.yaml'), `redis: { url: "http://127.0.0.1:6379" }\n${UPSTREAM}routes:\n  - { name: r, upstream: a, rateLimit: { limit: 5, window: 1s, store: redis } }\n`)
+  const badUrl = runCli(['validate', '-c', join(dir, 'r.yaml')])
+  assert.equal(badUrl.status, 1)
+  assert.equal(badUrl.stdout, 'redis.url: "http://127.0.0.1:6379" is not a redis:// or rediss:// URL with a host\n')
+  writeFileSync(join(dir, 'ok.yaml'), `redis: { url: "redis://127.0.0.1:6379" }\n${UPSTREAM}routes:\n  - { name: r, upstream: a, rateLimit: { limit: 5, window: 1s, key: "header:x-api-key", algorithm: sliding-window, store: redis, onStoreError: closed } }\n`)
+  const ok = runCli(['validate', '-c', join(dir, 'ok.yaml')])
+  assert.equal(ok.stdout, 'config OK\n', ok.stderr)
+  assert.equal(ok.status, 0)
+})
+
 test('a duration written as too many milliseconds is refused with the limit', (t) => {
   const dir = folder(t)
   writeFileSync(join(dir, 'g.json'), JSON.stringify({ upstreams: { a: { targets: ['127.0.0.1:1'], timeouts: { response: 2_160_000_000 } } } }))
