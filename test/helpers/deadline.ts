@@ -34,3 +34,15 @@ export async function eventually (condition: () => boolean, ms: number, message:
     await new Promise(resolve => setImmediate(resolve))
   }
 }
+
+/**
+ * Resolves once `check()` resolves true, asking again every `everyMs`; rejects with
+ * `message` after `ms`. For states only a request can observe (a store that is back).
+ */
+export async function pollUntil (check: () => Promise<boolean>, everyMs: number, ms: number, message: string | (() => string)): Promise<void> {
+  const deadline = performance.now() + ms
+  while (!await check()) {
+    if (performance.now() > deadline) throw new Error(`${typeof message === 'string' ? message : message()} (waited ${ms} ms)`)
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
+}
