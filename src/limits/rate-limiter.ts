@@ -6,11 +6,12 @@
  * Keys: `ip` the client address (ctx.ip: the peer, or the right-most untrusted
  * X-Forwarded-For when the peer is a trusted proxy); `route` everyone on the route;
  * `header:<name>` the header's value; `claim:<name>` that claim of the principal auth
- * set; `principal` the principal's `id`. A request without the value (no such header,
- * no principal, no such claim, an empty or non-scalar value) is counted by its client
- * address instead, as `ip` would: leaving the header out must not be a way around the
- * limit, and clients without it do not all share one count. The kinds never share a
- * count: a header whose value is an address is not that address's count.
+ * set; `principal` the principal's `id` (or, for a JWT's claims, `sub`). A request
+ * without the value (no such header, no principal, no such claim, an empty or non-scalar
+ * value) is counted by its client address instead, as `ip` would: leaving the header out
+ * must not be a way around the limit, and clients without it do not all share one count.
+ * The kinds never share a count: a header whose value is an address is not that
+ * address's count.
  */
 import { createHash } from 'node:crypto'
 import type { CompiledRateLimit, LimitKey } from './config.js'
@@ -42,6 +43,18 @@ function scalar (value: unknown): string | null {
 
 const byIp: KeyOf = (subject) => 'ip:' + subject.ip
 
+function own (principal: Readonly<Record<string, unknown>>, name: string): string | null {
+  return Object.hasOwn(principal, name) ? scalar(principal[name]) : null
+}
+
+/**
+ * Who the principal is: its `id` (bearer, basic and most custom hooks), else `sub` (a
+ * JWT's principal is its claims, and `sub` is the claim that names the subject).
+ */
+function principalId (principal: Readonly<Record<string, unknown>> | null): string | null {
+  return principal === null ? null : own(principal, 'id') ?? own(principal, 'sub')
+}
+
 /** The function that reads a request's key, built once per route. */
 export function compileKeyOf (key: LimitKey): KeyOf {
   switch (key.from) {
@@ -51,14 +64,14 @@ export function compileKeyOf (key: LimitKey): KeyOf {
       return () => 'route'
     case 'principal':
       return (subject) => {
-        const id = scalar(subject.principal?.id)
+        const id = principalId(subject.principal)
         return id === null ? byIp(subject) : 'principal:' + bounded(id)
       }
     case 'claim': {
       const name = key.name
       return (subject) => {
         const principal = subject.principal
-        const value = principal === null || !Object.hasOwn(principal, name) ? null : scalar(principal[name])
+        const value = principal === null ? null : own(principal, name)
         return value === null ? byIp(subject) : 'claim:' + bounded(value)
       }
     }

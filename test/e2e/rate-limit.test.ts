@@ -11,6 +11,7 @@ import { client, type ErrorBody } from '../helpers/client.js'
 import { clientFrom, overfullSpans, paced } from '../helpers/rate-limit.js'
 import { startRedis } from '../helpers/redis.js'
 import { refusedPort } from '../helpers/ports.js'
+import { sign } from '../helpers/jwt.js'
 import type { GatewayConfig } from '../../src/index.js'
 
 type RateLimit = NonNullable<NonNullable<GatewayConfig['routes']>[number]['rateLimit']>
@@ -110,6 +111,38 @@ test('key header: a request without the header is counted by its client address'
   assert.equal((await three(`${gw.url}/limited/x`)).status, 200, 'clients without the header do not share one count')
   assert.equal((await two(`${gw.url}/limited/x`)).status, 429, 'leaving the header out is no way around the limit')
   assert.equal((await two(`${gw.url}/limited/x`, { headers: { 'x-api-key': '127.0.0.2' } })).status, 200, 'a header value is never an address count')
+})
+
+test('key principal behind bearer auth: each token has its own limit; a request auth refuses is not counted', async (t) => {
+  const up = await startOrigin(t, 'up')
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [up.address] } },
+    routes: [{ name: 'r', upstream: 'up', auth: { type: 'bearer', tokens: ['token-one', 'token-two'] }, rateLimit: { limit: 1, window: '1m', key: 'principal' } }]
+  })
+  const get = client(t)
+  const as = async (token: string | null) => await get(`${gw.url}/`, { headers: token === null ? {} : { authorization: `Bearer ${token}` } })
+  const refused = await as(null)
+  assert.equal(refused.status, 401)
+  assert.equal(refused.headers['ratelimit-limit'], undefined, 'auth refused it before the limit was checked')
+  assert.deepEqual([(await as('token-one')).status, (await as('token-two')).status, (await as('token-one')).status], [200, 200, 429])
+})
+
+test('keys claim and principal behind jwt auth: a claim shared by two subjects is one count; principal counts each subject', async (t) => {
+  const up = await startOrigin(t, 'up')
+  const secret = 'a-rate-limit-secret-0123456789'
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [up.address] } },
+    routes: [
+      { name: 'tenant', match: { path: '/tenant' }, upstream: 'up', auth: { type: 'jwt', secret }, rateLimit: { limit: 2, window: '1m', key: 'claim:tenant' } },
+      { name: 'subject', match: { path: '/subject' }, upstream: 'up', auth: { type: 'jwt', secret }, rateLimit: { limit: 1, window: '1m', key: 'principal' } }
+    ]
+  })
+  const get = client(t)
+  const token = (sub: string, tenant: string): string => sign({ sub, tenant }, secret, 'HS256')
+  const [u1, u2, u3] = [token('u1', 'acme'), token('u2', 'acme'), token('u3', 'globex')]
+  const send = async (path: string, jwt: string): Promise<number> => (await get(`${gw.url}${path}`, { headers: { authorization: `Bearer ${jwt}` } })).status
+  assert.deepEqual([await send('/tenant', u1), await send('/tenant', u2), await send('/tenant', u1), await send('/tenant', u3)], [200, 200, 429, 200])
+  assert.deepEqual([await send('/subject', u1), await send('/subject', u2), await send('/subject', u1)], [200, 200, 429])
 })
 
 test('a reload keeps the counts of the memory store', async (t) => {

@@ -54,9 +54,15 @@ test('key principal: the principal\'s id, a number included', () => {
   assert.equal(keyOf('principal')(subject({ principal: { id: 42 } })), 'principal:=42')
 })
 
-test('key principal: without a principal or an id, the client address', () => {
+test('key principal: a JWT\'s principal (its claims) by its sub; id wins when both are there', () => {
+  assert.equal(keyOf('principal')(subject({ principal: { sub: 'u-42', tenant: 'acme' } })), 'principal:=u-42')
+  assert.equal(keyOf('principal')(subject({ principal: { id: 'svc', sub: 'u-42' } })), 'principal:=svc')
+})
+
+test('key principal: without a principal, an id or a sub, the client address', () => {
   assert.equal(keyOf('principal')(subject()), 'ip:127.0.0.2')
-  assert.equal(keyOf('principal')(subject({ principal: { sub: 'x' } })), 'ip:127.0.0.2')
+  assert.equal(keyOf('principal')(subject({ principal: {} })), 'ip:127.0.0.2')
+  assert.equal(keyOf('principal')(subject({ principal: { name: 'x', sub: '' } })), 'ip:127.0.0.2')
 })
 
 test('key claim: the claim\'s value; without it, or with a non-scalar one, the client address', () => {
