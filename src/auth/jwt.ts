@@ -17,6 +17,7 @@
  * checked), `exp` passed or `nbf` not reached (give or take `clockTolerance`), an `iss` or
  * `aud` not listed, or missing when the route lists some.
  */
+import { createHash } from 'node:crypto'
 import { createVerifier, TokenError } from 'fast-jwt'
 import { AuthUnavailable, isGatewayError, type GatewayError } from '../errors.js'
 import { MALFORMED, MISSING, credentialsOf, quoted, unauthorized, withTimeout, type AuthTarget, type Authenticator, type HeadersOnly } from './authenticator.js'
@@ -48,6 +49,23 @@ type Claims = Record<string, unknown>
 const VERIFIED_CACHE_SIZE = 1000
 const VERIFIED_CACHE_TTL_MS = 60_000
 
+/**
+ * Tokens up to this length are their own cache key; longer ones are keyed by a SHA-256.
+ * fast-jwt's default key is a hash of every token, which costs more than verifying an
+ * HS256 signature saves; a string key costs a Map lookup. The bound keeps what the cache
+ * holds small (1 000 × 1 KB at most) when a client sends many large garbage tokens, whose
+ * refusals fast-jwt caches too.
+ */
+export const RAW_CACHE_KEY_MAX_LENGTH = 1024
+
+/**
+ * The cache key of `token`. A hashed key starts with a line feed, which no header value
+ * (so no token) contains: a short token can never be mistaken for a long one's hash.
+ */
+export function verifiedCacheKey (token: string): string {
+  return token.length <= RAW_CACHE_KEY_MAX_LENGTH ? token : '\n' + createHash('sha256').update(token).digest('base64')
+}
+
 export class JwtAuthenticator implements Authenticator {
   private readonly verifySync: ((token: string) => Claims) | null
   private readonly verifyAsync: ((token: string) => Promise<Claims>) | null
@@ -73,7 +91,8 @@ export class JwtAuthenticator implements Authenticator {
       ...(required.length === 0 ? {} : { requiredClaims: required }),
       clockTolerance: options.clockToleranceMs,
       cache: VERIFIED_CACHE_SIZE,
-      cacheTTL: VERIFIED_CACHE_TTL_MS
+      cacheTTL: VERIFIED_CACHE_TTL_MS,
+      cacheKeyBuilder: verifiedCacheKey
     }
     if (options.jwksUrl !== null) {
       const keys = new JwksKeySource(options.jwksUrl, { ...options.jwks, timeoutMs: options.timeoutMs })

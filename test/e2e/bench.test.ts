@@ -5,7 +5,7 @@ import { runToEnd } from '../helpers/child.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-test('npm run bench still runs: a one-second round measures the proxies and prints their ratios', async (t) => {
+test('npm run bench still runs: a one-second round measures the proxies and the guarded route, all answered 2xx, and prints their ratios', async (t) => {
   const env = { ...process.env, BENCH_SECONDS: '1', BENCH_ROUNDS: '1', BENCH_WARMUP: '0', BENCH_CONNECTIONS: '10' }
   // Every process the benchmark starts is in its group: the run fails if one outlives it.
   const run = await runToEnd(t, 'npm', ['run', '--silent', 'bench'], { cwd: ROOT, env, timeoutMs: 30_000 })
@@ -18,7 +18,11 @@ test('npm run bench still runs: a one-second round measures the proxies and prin
     assert.ok(line !== undefined, `no result row for ${name}\n${output}`)
     return line.split('|').slice(1, -1).map(cell => cell.trim())
   }
-  for (const name of ['upstream directly', '@fastify/http-proxy', 'tollgate', 'tollgate (reply-from engine)']) {
+  assert.match(run.stdout, /^guarded \/ bare route: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
+  assert.match(run.stdout, /^guarded \/ @fastify\/http-proxy \+ rate-limit \+ jwt: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
+  const names = ['upstream directly', '@fastify/http-proxy', 'tollgate', 'tollgate (reply-from engine)',
+    'tollgate, bare route', 'tollgate, guarded route', '@fastify/http-proxy + rate-limit + jwt']
+  for (const name of names) {
     const [, rps, , , errors, non2xx] = row(name)
     assert.ok(Number(rps) > 0, `${name} served no request\n${output}`)
     assert.equal(errors, '0', `${name} had errors\n${output}`)

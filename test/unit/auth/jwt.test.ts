@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { JwtAuthenticator, type JwtOptions } from '../../../src/auth/jwt.js'
+import { JwtAuthenticator, RAW_CACHE_KEY_MAX_LENGTH, verifiedCacheKey, type JwtOptions } from '../../../src/auth/jwt.js'
 import { HMAC_ALGORITHMS } from '../../../src/auth/config.js'
 import { base64url, handMade, hs256, keyPair, nowSeconds, sign } from '../../helpers/jwt.js'
 import { allowed, refused, requestWith } from './helpers.js'
@@ -190,4 +190,35 @@ test('jwt: the principal is frozen: one token\'s claims cannot be edited for its
 
 test('jwt: a verifier never accepts "none" among its algorithms', () => {
   assert.throws(() => withSecret({ algorithms: ['HS256', 'none'] }), /never "none"/)
+})
+
+test('jwt: a remembered token is remembered by all of it: the same token with another signature is still refused', async () => {
+  const authenticator = withSecret()
+  for (const claims of [{ sub: 'u1' }, { sub: 'u1', pad: 'x'.repeat(2000) }]) {
+    const token = sign(claims, SECRET, 'HS256')
+    assert.equal((await allowed(authenticator, bearer(token))).principal?.sub, 'u1')
+    assert.equal((await allowed(authenticator, bearer(token))).principal?.sub, 'u1', 'verified again, from memory')
+    const [h, p] = token.split('.')
+    const forged = `${h}.${p}.${sign(claims, 'another-secret', 'HS256').split('.')[2]}`
+    assert.equal((await refusal(authenticator, forged)).status, 401, `a forged signature on a ${token.length}-character token`)
+  }
+})
+
+test('jwt: a remembered token still expires at its exp', async () => {
+  const authenticator = withSecret()
+  const token = sign({ sub: 'u1', exp: nowSeconds() + 1 }, SECRET, 'HS256')
+  assert.equal((await allowed(authenticator, bearer(token))).principal?.sub, 'u1')
+  // exp is in whole seconds: within 2 s the token has expired; checked without sleeping past it by more than a tick.
+  const expiresAt = (nowSeconds() + 1) * 1000
+  await new Promise(resolve => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 5))
+  assert.equal((await refusal(authenticator, token)).message.includes('expired'), true)
+})
+
+test('jwt: the cache key of a short token is the token; a long one is a hash no header value can spell', () => {
+  const short = sign({ sub: 'u1' }, SECRET, 'HS256')
+  assert.equal(verifiedCacheKey(short), short)
+  const long = 'a'.repeat(RAW_CACHE_KEY_MAX_LENGTH + 1)
+  const key = verifiedCacheKey(long)
+  assert.ok(key.startsWith('\n') && key.length < 100, key)
+  assert.notEqual(verifiedCacheKey(long + 'b'), key)
 })

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { IpFilter } from '../../../src/limits/ip-filter.js'
+import { IpFilter, REMEMBERED_ADDRESSES } from '../../../src/limits/ip-filter.js'
 import { ConcurrencyLimiter } from '../../../src/limits/concurrency.js'
 import { BodyInspector } from '../../../src/limits/inspect.js'
 import { compileInspect, compileIpFilter, parseLimitKey } from '../../../src/limits/config.js'
@@ -26,6 +26,22 @@ test('an IP filter allows what its allow list holds, refuses what its deny list 
   assert.equal(denyOnly.allows('127.0.0.2'), true)
   assert.equal(denyOnly.allows('127.0.0.3'), false)
   assert.equal(denyOnly.allows('not an address'), false, 'a peer without an address passes only an open filter')
+})
+
+test('an IP filter remembers answers for a bounded number of addresses, and a remembered answer is the same answer', () => {
+  const f = filter(['10.0.0.0/16'], ['10.0.0.66/32'])
+  for (let round = 0; round < 2; round++) {
+    assert.equal(f.allows('10.0.0.66'), false)
+    assert.equal(f.allows('10.0.1.1'), true)
+    assert.equal(f.allows('10.1.0.1'), false)
+  }
+  // A client cycling through addresses: answers stay right, memory stays bounded.
+  for (let n = 0; n < REMEMBERED_ADDRESSES * 2 + 10; n++) {
+    const address = `10.${n >> 16 & 255}.${n >> 8 & 255}.${n & 255}`
+    assert.equal(f.allows(address), n < 65_536 && address !== '10.0.0.66', address)
+    assert.ok(f.remembered <= REMEMBERED_ADDRESSES)
+  }
+  assert.equal(f.allows('10.0.0.66'), false)
 })
 
 test('bad CIDRs are refused with their path', () => {
