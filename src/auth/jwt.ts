@@ -17,10 +17,10 @@
  * checked), `exp` passed or `nbf` not reached (give or take `clockTolerance`), an `iss` or
  * `aud` not listed, or missing when the route lists some.
  */
-import { createHash } from 'node:crypto'
 import { createVerifier, TokenError } from 'fast-jwt'
 import { AuthUnavailable, isGatewayError, type GatewayError } from '../errors.js'
 import { MALFORMED, MISSING, credentialsOf, quoted, unauthorized, withTimeout, type AuthTarget, type Authenticator, type HeadersOnly } from './authenticator.js'
+import { VerifiedTokens, rememberedKey } from './verified-tokens.js'
 import { JwksKeySource, SigningKeysUnavailable, UnknownSigningKey, type JwksOptions } from './jwks.js'
 
 export interface JwtOptions {
@@ -45,27 +45,6 @@ export interface JwtOptions {
 
 type Claims = Record<string, unknown>
 
-/** Verified tokens are remembered (fast-jwt's cache): for at most this long, and never past `exp`. */
-const VERIFIED_CACHE_SIZE = 1000
-const VERIFIED_CACHE_TTL_MS = 60_000
-
-/**
- * Tokens up to this length are their own cache key; longer ones are keyed by a SHA-256.
- * fast-jwt's default key is a hash of every token, which costs more than verifying an
- * HS256 signature saves; a string key costs a Map lookup. The bound keeps what the cache
- * holds small (1 000 × 1 KB at most) when a client sends many large garbage tokens, whose
- * refusals fast-jwt caches too.
- */
-export const RAW_CACHE_KEY_MAX_LENGTH = 1024
-
-/**
- * The cache key of `token`. A hashed key starts with a line feed, which no header value
- * (so no token) contains: a short token can never be mistaken for a long one's hash.
- */
-export function verifiedCacheKey (token: string): string {
-  return token.length <= RAW_CACHE_KEY_MAX_LENGTH ? token : '\n' + createHash('sha256').update(token).digest('base64')
-}
-
 export class JwtAuthenticator implements Authenticator {
   private readonly verifySync: ((token: string) => Claims) | null
   private readonly verifyAsync: ((token: string) => Promise<Claims>) | null
@@ -74,10 +53,12 @@ export class JwtAuthenticator implements Authenticator {
   private readonly forwarded: readonly (readonly [claim: string, header: string])[]
   private readonly challenge: string
   private readonly invalidChallenge: string
+  private readonly verified: VerifiedTokens<Claims>
 
   constructor (options: JwtOptions) {
     this.timeoutMs = options.timeoutMs
     this.forwarded = Object.entries(options.forwardClaims)
+    this.verified = new VerifiedTokens(options.clockToleranceMs)
     this.challenge = `Bearer realm=${quoted(options.realm)}`
     this.invalidChallenge = `${this.challenge}, error="invalid_token"`
     const algorithms = [...options.algorithms]
@@ -90,9 +71,8 @@ export class JwtAuthenticator implements Authenticator {
       // fast-jwt checks iss and aud only when present: listing them makes them required.
       ...(required.length === 0 ? {} : { requiredClaims: required }),
       clockTolerance: options.clockToleranceMs,
-      cache: VERIFIED_CACHE_SIZE,
-      cacheTTL: VERIFIED_CACHE_TTL_MS,
-      cacheKeyBuilder: verifiedCacheKey
+      // Verified tokens are remembered by VerifiedTokens (it says why not here).
+      cache: false
     }
     if (options.jwksUrl !== null) {
       const keys = new JwksKeySource(options.jwksUrl, { ...options.jwks, timeoutMs: options.timeoutMs })
@@ -128,6 +108,12 @@ export class JwtAuthenticator implements Authenticator {
     const token = credentialsOf(request, 'bearer')
     if (token === MISSING) throw unauthorized('a bearer token is required', this.challenge)
     if (token === MALFORMED) throw unauthorized('the Authorization header is malformed', `${this.challenge}, error="invalid_request"`)
+    const key = rememberedKey(token)
+    const remembered = this.verified.get(key, Date.now())
+    if (remembered !== undefined) {
+      this.accept(remembered, ctx)
+      return
+    }
     const verifySync = this.verifySync
     if (verifySync !== null) {
       let claims: Claims
@@ -136,20 +122,22 @@ export class JwtAuthenticator implements Authenticator {
       } catch (err) {
         throw this.refusal(err)
       }
-      this.accept(claims, ctx)
+      this.verified.remember(key, this.accept(claims, ctx), Date.now())
       return
     }
     const verifying = (this.verifyAsync as (token: string) => Promise<Claims>)(token)
     return withTimeout(verifying, this.timeoutMs, () => keysTimedOut(this.keys as JwksKeySource, this.timeoutMs)).then(
-      claims => this.accept(claims, ctx),
+      claims => { this.verified.remember(key, this.accept(claims, ctx), Date.now()) },
       (err: unknown) => { throw this.refusal(err) }
     )
   }
 
-  private accept (claims: Claims, ctx: AuthTarget): void {
-    ctx.principal = Object.isFrozen(claims) ? claims : deepFreeze(claims)
+  /** Sets the principal and forwarded claims; returns the claims, frozen (to be remembered). */
+  private accept (claims: Claims, ctx: AuthTarget): Claims {
+    const principal = Object.isFrozen(claims) ? claims : deepFreeze(claims)
+    ctx.principal = principal
     const forwarded = this.forwarded
-    if (forwarded.length === 0) return
+    if (forwarded.length === 0) return principal
     let headers: Record<string, string> | null = null
     for (const [claim, header] of forwarded) {
       const value = headerValueOf(claims[claim])
@@ -158,6 +146,7 @@ export class JwtAuthenticator implements Authenticator {
       headers[header] = value
     }
     ctx.upstreamHeaders = headers
+    return principal
   }
 
   /** The error a failed verification answers with. */

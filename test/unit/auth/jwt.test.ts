@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { JwtAuthenticator, RAW_CACHE_KEY_MAX_LENGTH, verifiedCacheKey, type JwtOptions } from '../../../src/auth/jwt.js'
+import { JwtAuthenticator, type JwtOptions } from '../../../src/auth/jwt.js'
 import { HMAC_ALGORITHMS } from '../../../src/auth/config.js'
 import { base64url, handMade, hs256, keyPair, nowSeconds, sign } from '../../helpers/jwt.js'
 import { allowed, refused, requestWith } from './helpers.js'
@@ -212,13 +212,4 @@ test('jwt: a remembered token still expires at its exp', async () => {
   const expiresAt = (nowSeconds() + 1) * 1000
   await new Promise(resolve => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 5))
   assert.equal((await refusal(authenticator, token)).message.includes('expired'), true)
-})
-
-test('jwt: the cache key of a short token is the token; a long one is a hash no header value can spell', () => {
-  const short = sign({ sub: 'u1' }, SECRET, 'HS256')
-  assert.equal(verifiedCacheKey(short), short)
-  const long = 'a'.repeat(RAW_CACHE_KEY_MAX_LENGTH + 1)
-  const key = verifiedCacheKey(long)
-  assert.ok(key.startsWith('\n') && key.length < 100, key)
-  assert.notEqual(verifiedCacheKey(long + 'b'), key)
 })
