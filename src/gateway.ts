@@ -17,6 +17,12 @@ import { createTransparentAgent } from './upstream/dispatcher.js'
 import { Listener, type GatewayResponse } from './server/listener.js'
 import type { Target } from './upstream/target.js'
 import { kRequestContext, type RequestContext } from './context.js'
+import type { HealthCheckDefinition } from './health/define.js'
+
+export interface ApplyOptions {
+  /** The custom health checks (`defineHealthCheck`) the config's upstreams name. */
+  readonly healthChecks?: Iterable<HealthCheckDefinition>
+}
 
 export interface GatewayOptions {
   /** pino logger; default: JSON to stdout at the config's logLevel. */
@@ -52,7 +58,7 @@ export class Gateway {
       onConnection: (target: Target, socket) => {
         this.logger.debug({ target: target.id, localPort: socket.localPort, connections: target.connectionsOpened }, 'upstream connection opened')
       }
-    })
+    }, this.logger)
     this.transparent = createTransparentAgent(5_000, 30_000)
   }
 
@@ -104,10 +110,13 @@ export class Gateway {
   /**
    * Applies a config: a compiled one, or a plain object in the config file's shape. An
    * invalid config is logged, throws ConfigError, and leaves the running one in place.
+   * `healthChecks`: the `defineHealthCheck` definitions its custom checks name.
    */
-  async apply (config: CompiledGateway | Record<string, unknown>): Promise<void> {
+  async apply (config: CompiledGateway | Record<string, unknown>, options: ApplyOptions = {}): Promise<void> {
     await this.serialised(async () => {
-      const compiled = isCompiled(config) ? config : loadConfigObject(config, { baseDir: process.cwd() }).compiled
+      const compiled = isCompiled(config)
+        ? config
+        : loadConfigObject(config, { baseDir: process.cwd(), ...(options.healthChecks === undefined ? {} : { healthChecks: options.healthChecks }) }).compiled
       await this.swap(compiled)
     })
   }
@@ -131,6 +140,10 @@ export class Gateway {
     if (this.closed) throw new Error('the gateway is closed')
     if (this.current === null) this.logger.level = config.server.logLevel
     const change = this.upstreams.prepare(config.upstreams)
+    // A new upstream takes traffic once its targets have had their first check result:
+    // one that is down from the outset is never sent a request. Each probe is cut by its
+    // timeout, so this waits at most that long, while the app is being built.
+    const checked = Promise.all(change.created.map(async u => await u.health.ready))
     let next: LiveVersion
     let builtApp: AppVersion | undefined
     try {
@@ -140,6 +153,7 @@ export class Gateway {
         transparentDispatcher: this.transparent,
         logger: this.logger
       })
+      await checked
       next = live(builtApp)
       await this.syncListeners(config)
     } catch (err) {

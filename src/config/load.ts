@@ -16,6 +16,7 @@ import { compileGateway, type CompiledGateway } from './compile.js'
 import { makeTollgateImportable } from './self-package.js'
 import { MAX_CONFIG_VALUES, toPlainData } from './plain-data.js'
 import type { RouteHooks } from '../hooks.js'
+import { HealthCheckRegistry, isHealthCheckDefinition, type HealthCheckDefinition } from '../health/define.js'
 
 export interface LoadOptions {
   /** Folder of TypeScript routes; default `routes/` beside the config file when it exists. */
@@ -36,20 +37,79 @@ const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']
 export async function loadConfigFile (file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
   const full = resolve(file)
   const baseDir = dirname(full)
-  const raw = await readConfigFile(full)
+  const registered = new RegisteredExports()
+  const raw = await readConfigFile(full, registered)
   const routesDir = options.routesDir ?? join(baseDir, 'routes')
-  const extraRoutes = await loadRouteModules(routesDir, options.routesDir !== undefined)
+  const extraRoutes = await loadRouteModules(routesDir, options.routesDir !== undefined, registered)
+  registered.throwIfAny()
   const env = options.env ?? withDotEnv(baseDir)
-  return { compiled: buildConfig(raw, { baseDir, env, extraRoutes }), file: full }
+  return { compiled: buildConfig(raw, { baseDir, env, extraRoutes, healthChecks: registered.healthChecks }), file: full }
 }
 
 /**
  * Compiles a config given as an object (`Gateway.apply`, the admin API). Hooks on its
- * routes are kept; `${NAME}` references are resolved against `env`.
+ * routes are kept; `${NAME}` references are resolved against `env`. `healthChecks` lists
+ * the `defineHealthCheck` checks its custom health checks name (a file's modules register
+ * theirs by exporting them).
  */
-export function loadConfigObject (raw: unknown, options: { baseDir?: string, env?: Environment } = {}): LoadedConfig {
+export function loadConfigObject (raw: unknown, options: { baseDir?: string, env?: Environment, healthChecks?: Iterable<HealthCheckDefinition> } = {}): LoadedConfig {
   const baseDir = options.baseDir ?? process.cwd()
-  return { compiled: buildConfig(raw, { baseDir, env: options.env ?? process.env, extraRoutes: [] }), file: null }
+  const registered = new RegisteredExports()
+  for (const definition of options.healthChecks ?? []) registered.add(definition, 'the healthChecks option')
+  registered.throwIfAny()
+  return { compiled: buildConfig(raw, { baseDir, env: options.env ?? process.env, extraRoutes: [], healthChecks: registered.healthChecks }), file: null }
+}
+
+/**
+ * What the modules of one load register by their named exports: `defineHealthCheck`
+ * checks. Made per load, so that a reload (which imports the modules afresh) sees edited
+ * checks, and a check removed from its module is gone.
+ */
+class RegisteredExports {
+  readonly healthChecks = new HealthCheckRegistry()
+  private readonly issues = new IssueList()
+
+  add (definition: HealthCheckDefinition, from: string): void {
+    const problem = this.healthChecks.add(definition, from)
+    if (problem !== null) this.issues.add('', `${from}: ${problem}`)
+  }
+
+  /** Registers the module's named exports that are definitions; returns how many it had. */
+  fromModule (mod: Record<string, unknown>, file: string): number {
+    let count = 0
+    try {
+      for (const value of namedExports(mod)) {
+        if (!isHealthCheckDefinition(value)) continue
+        this.add(value, basename(file))
+        count++
+      }
+    } catch (err) {
+      this.issues.add('', `${basename(file)}: reading its exports threw: ${messageOf(err)}`)
+    }
+    return count
+  }
+
+  throwIfAny (): void {
+    this.issues.throwIfAny()
+  }
+}
+
+/**
+ * A module's named exports. A `.ts` file tsx compiles to CommonJS also holds every export
+ * on its `module.exports`, which ESM hands over as `default` (marked `__esModule`).
+ */
+function namedExports (mod: Record<string, unknown>): unknown[] {
+  const values: unknown[] = []
+  for (const key of Object.keys(mod)) if (key !== 'default') values.push(mod[key])
+  const commonjs = mod.default
+  if (isCompiledCommonJs(commonjs)) {
+    for (const key of Object.keys(commonjs)) if (key !== 'default') values.push(commonjs[key])
+  }
+  return values
+}
+
+function isCompiledCommonJs (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && (value as { __esModule?: unknown }).__esModule === true
 }
 
 interface RouteModuleEntry {
@@ -58,7 +118,7 @@ interface RouteModuleEntry {
   readonly file: string
 }
 
-function buildConfig (raw: unknown, options: { baseDir: string, env: Environment, extraRoutes: readonly RouteModuleEntry[] }): CompiledGateway {
+function buildConfig (raw: unknown, options: { baseDir: string, env: Environment, extraRoutes: readonly RouteModuleEntry[], healthChecks: HealthCheckRegistry }): CompiledGateway {
   const issues = new IssueList()
   const notAnObject = new ConfigError([{ path: '', message: 'the config must be an object (a mapping at the top of the file)' }])
   if (raw === null || typeof raw !== 'object') throw notAnObject
@@ -84,7 +144,7 @@ function buildConfig (raw: unknown, options: { baseDir: string, env: Environment
   if (!valid) throw new ConfigError(withOrigins(issues.items, origins))
   issues.throwIfAny()
   try {
-    return compileGateway(substituted, { baseDir: options.baseDir, hooks })
+    return compileGateway(substituted, { baseDir: options.baseDir, hooks, healthChecks: options.healthChecks })
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(withOrigins(err.issues, origins))
     throw err
@@ -137,7 +197,7 @@ function withOrigins (items: readonly { path: string, message: string }[], origi
   })
 }
 
-async function readConfigFile (file: string): Promise<unknown> {
+async function readConfigFile (file: string, registered: RegisteredExports): Promise<unknown> {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -152,7 +212,11 @@ async function readConfigFile (file: string): Promise<unknown> {
       throw new ConfigError([{ path: '', message: `${basename(file)} is not valid JSON: ${messageOf(err)}` }])
     }
   }
-  if (MODULE_EXTENSIONS.has(ext)) return defaultExport(await importModule(file), file)
+  if (MODULE_EXTENSIONS.has(ext)) {
+    const mod = await importModule(file)
+    registered.fromModule(mod, file)
+    return defaultExport(mod, file, false)
+  }
   try {
     const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
     if (doc.errors.length > 0) {
@@ -172,8 +236,11 @@ async function readConfigFile (file: string): Promise<unknown> {
   }
 }
 
-/** Loads `routes/*.{ts,js}`: each default export is a route or an array of routes. */
-async function loadRouteModules (dir: string, required: boolean): Promise<RouteModuleEntry[]> {
+/**
+ * Loads `routes/*.{ts,js}`: each default export is a route or an array of routes; named
+ * `defineHealthCheck` exports are registered (a module may hold only those).
+ */
+async function loadRouteModules (dir: string, required: boolean, registered: RegisteredExports): Promise<RouteModuleEntry[]> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     if (required) throw new ConfigError([{ path: '', message: `routes folder ${dir} does not exist` }])
     return []
@@ -184,7 +251,10 @@ async function loadRouteModules (dir: string, required: boolean): Promise<RouteM
   const entries: RouteModuleEntry[] = []
   for (const name of files) {
     const file = join(dir, name)
-    entries.push({ exported: defaultExport(await importModule(file), file), file })
+    const mod = await importModule(file)
+    const definitions = registered.fromModule(mod, file)
+    const exported = defaultExport(mod, file, definitions > 0)
+    if (exported !== undefined) entries.push({ exported, file })
   }
   return entries
 }
@@ -209,18 +279,21 @@ async function importModule (file: string): Promise<Record<string, unknown>> {
   }
 }
 
-function defaultExport (mod: Record<string, unknown>, file: string): unknown {
+/** The module's default export; undefined when it has none and `optional`. */
+function defaultExport (mod: Record<string, unknown>, file: string, optional: boolean): unknown {
   let value: unknown
   try {
     value = mod.default
     // A CommonJS or tsx-wrapped module may nest the default export once more.
-    if (value !== null && typeof value === 'object' && 'default' in value && Object.keys(value).length === 1) {
+    if (isCompiledCommonJs(value)) {
+      value = value.default
+    } else if (value !== null && typeof value === 'object' && 'default' in value && Object.keys(value).length === 1) {
       value = (value as { default: unknown }).default
     }
   } catch (err) {
     throw new ConfigError([{ path: '', message: `${basename(file)}: reading its default export threw: ${messageOf(err)}` }], { cause: err })
   }
-  if (value === undefined) throw new ConfigError([{ path: '', message: `${basename(file)} has no default export` }])
+  if (value === undefined && !optional) throw new ConfigError([{ path: '', message: `${basename(file)} has no default export` }])
   return value
 }
 

@@ -7,7 +7,7 @@
 import type { TestContext } from 'node:test'
 import pino from 'pino'
 import { Gateway } from '../../src/gateway.js'
-import type { GatewayConfig } from '../../src/index.js'
+import type { GatewayConfig, HealthCheckDefinition } from '../../src/index.js'
 
 export interface RunningGateway {
   readonly gateway: Gateway
@@ -19,6 +19,8 @@ export interface StartOptions {
   logLevel?: string
   /** Receives every log line (JSON text) instead of stdout. */
   logTo?: (line: string) => void
+  /** The custom health checks the config names. */
+  healthChecks?: HealthCheckDefinition[]
 }
 
 const TEST_ENGINE = process.env.TOLLGATE_TEST_ENGINE as 'undici' | 'reply-from' | undefined
@@ -38,7 +40,7 @@ export async function startGateway (t: TestContext, config: GatewayConfig, optio
       ...config.server
     }
   }
-  await gateway.apply(withListener as unknown as Record<string, unknown>)
+  await gateway.apply(withListener as unknown as Record<string, unknown>, options.healthChecks === undefined ? {} : { healthChecks: options.healthChecks })
   t.after(() => gateway.close(0))
   const address = gateway.addresses()[0]
   if (address === undefined) throw new Error('the gateway has no listener')
