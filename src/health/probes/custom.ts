@@ -7,7 +7,7 @@
 import type { Target } from '../../upstream/target.js'
 import { formatDuration } from '../../config/units.js'
 import { checkTargetOf, type HealthCheckFunction, type HealthCheckTarget } from '../define.js'
-import { describeError, type Probe, type ProbeResult } from './probe.js'
+import { describeError, probeTimeout, type Probe, type ProbeResult } from './probe.js'
 
 export class CustomProbe implements Probe {
   private readonly upstream: string
@@ -59,17 +59,17 @@ export class CustomProbe implements Probe {
       signal.removeEventListener('abort', stop)
     })
     return await new Promise<ProbeResult>(resolve => {
-      const timer = setTimeout(() => {
+      const disarm = probeTimeout(this.timeoutMs, () => {
         controller.abort(new Error(`health check "${this.name}" timed out`))
         resolve({ ok: false, reason: `check "${this.name}" did not answer within ${formatDuration(this.timeoutMs)}` })
-      }, this.timeoutMs)
+      })
       const onStop = (): void => {
-        clearTimeout(timer)
+        disarm()
         resolve({ ok: false, reason: 'checking stopped' })
       }
       signal.addEventListener('abort', onStop, { once: true })
       void settled.then(result => {
-        clearTimeout(timer)
+        disarm()
         signal.removeEventListener('abort', onStop)
         resolve(result)
       })

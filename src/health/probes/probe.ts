@@ -19,6 +19,22 @@ export interface Probe {
   run (target: Target, signal: AbortSignal): Promise<ProbeResult>
 }
 
+/**
+ * Arms a probe's timeout; returns what disarms it. When the timer fires, the verdict waits
+ * for the poll phase of the same loop turn (it is given to setImmediate): I/O that
+ * completed while the event loop was busy elsewhere (a connection made, an answer come)
+ * is handled first, so a loop that stalled past the timeout does not fail targets that
+ * answered in time.
+ */
+export function probeTimeout (ms: number, expired: () => void): () => void {
+  let immediate: NodeJS.Immediate | null = null
+  const timer = setTimeout(() => { immediate = setImmediate(expired) }, ms)
+  return () => {
+    clearTimeout(timer)
+    if (immediate !== null) clearImmediate(immediate)
+  }
+}
+
 /** A low-level error in a few words: its code and message, on one line. */
 export function describeError (err: unknown): string {
   if (!(err instanceof Error)) return String(err)

@@ -9,7 +9,7 @@
 import { connect, type Socket } from 'node:net'
 import type { Target } from '../../upstream/target.js'
 import { formatDuration } from '../../config/units.js'
-import { describeError, type Probe, type ProbeResult } from './probe.js'
+import { describeError, probeTimeout, type Probe, type ProbeResult } from './probe.js'
 
 export class TcpProbe implements Probe {
   private readonly timeoutMs: number
@@ -22,16 +22,17 @@ export class TcpProbe implements Probe {
     const address = target.address
     return await new Promise<ProbeResult>(resolve => {
       let socket: Socket | null = null
+      let settled = false
+      const disarm = probeTimeout(this.timeoutMs, () => settle(false, `no connection within ${formatDuration(this.timeoutMs)}`))
       const settle = (ok: boolean, reason: string): void => {
-        if (timer === null) return
-        clearTimeout(timer)
-        timer = null
+        if (settled) return
+        settled = true
+        disarm()
         signal.removeEventListener('abort', onAbort)
         socket?.destroy()
         resolve({ ok, reason })
       }
       const onAbort = (): void => settle(false, 'checking stopped')
-      let timer: NodeJS.Timeout | null = setTimeout(() => settle(false, `no connection within ${formatDuration(this.timeoutMs)}`), this.timeoutMs)
       if (signal.aborted) {
         onAbort()
         return

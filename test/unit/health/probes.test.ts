@@ -64,10 +64,20 @@ test('tcp: a listening target passes; a refused one fails at once with the reaso
 test('tcp: a target that never accepts fails by the timeout, not later', async (t) => {
   const hole = await startBlackhole(t)
   const started = performance.now()
-  const result = await new TcpProbe(150).run(tcpTarget(hole.port), never)
+  const result = await within(new TcpProbe(150).run(tcpTarget(hole.port), never), 5000, 'the probe was not cut by its timeout')
   const elapsed = performance.now() - started
   assert.deepEqual(result, { ok: false, reason: 'no connection within 150ms' })
   assert.ok(elapsed >= 140 && elapsed < 1000, `settled after ${Math.round(elapsed)} ms`)
+})
+
+test('tcp: a connection made while the event loop was blocked past the timeout still passes', async (t) => {
+  const origin = await startOrigin(t, 'up')
+  const running = new TcpProbe(50).run(tcpTarget(origin.port), never)
+  // Node starts the connection on the next tick; then the loop is held well past the timeout.
+  await new Promise(resolve => process.nextTick(resolve))
+  const until = performance.now() + 200
+  while (performance.now() < until) { /* blocked, as by a long synchronous task */ }
+  assert.deepEqual(await within(running, 5000, 'the probe never settled'), { ok: true, reason: 'connected' })
 })
 
 test('tcp: a Unix socket target is connected through its path', async (t) => {
@@ -153,7 +163,7 @@ test('http: at most MAX_BODY_BYTES of a body are read: an endless body is judged
 test('http: a target that accepts and never answers fails by the timeout, saying it connected', async (t) => {
   const silent = await silentServer(t)
   const started = performance.now()
-  const result = await httpProbe({ timeoutMs: 150 }).run(tcpTarget(silent.port), never)
+  const result = await within(httpProbe({ timeoutMs: 150 }).run(tcpTarget(silent.port), never), 5000, 'the probe was not cut by its timeout')
   const elapsed = performance.now() - started
   assert.deepEqual(result, { ok: false, reason: 'connected, but no response within 150ms' })
   assert.ok(elapsed < 1000, `settled after ${Math.round(elapsed)} ms`)
@@ -162,7 +172,7 @@ test('http: a target that accepts and never answers fails by the timeout, saying
 
 test('http: a body that stalls after the head fails by the timeout', async (t) => {
   const origin = await healthOrigin(t, (_req, res) => { res.writeHead(200); res.write('partial') })
-  const result = await httpProbe({ timeoutMs: 150, expectBody: compileBodyMatch('READY') }).run(tcpTarget(origin.port), never)
+  const result = await within(httpProbe({ timeoutMs: 150, expectBody: compileBodyMatch('READY') }).run(tcpTarget(origin.port), never), 5000, 'the probe was not cut by its timeout')
   assert.deepEqual(result, { ok: false, reason: 'answered 200, but the body did not end within 150ms' })
 })
 
@@ -218,7 +228,7 @@ test('custom: a check that hangs is cut by the timeout, its signal aborted, and 
     return new Promise<boolean>(resolve => { finish = resolve })
   }, 100)
   const started = performance.now()
-  assert.deepEqual(await probe.run(target, never), { ok: false, reason: 'check "slow" did not answer within 100ms' })
+  assert.deepEqual(await within(probe.run(target, never), 5000, 'the check was not cut by its timeout'), { ok: false, reason: 'check "slow" did not answer within 100ms' })
   assert.ok(performance.now() - started < 1000)
   assert.equal((aborted as AbortSignal | null)?.aborted, true)
   assert.deepEqual(await probe.run(target, never), { ok: false, reason: 'check "slow" is still running from an earlier call that timed out' })
