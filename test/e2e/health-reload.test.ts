@@ -28,7 +28,8 @@ function readiness (name: string, ready: () => boolean) {
   }
 }
 
-const CHECK: HealthCheckConfig = { type: 'http', path: '/ready', interval: '200ms', timeout: '100ms' }
+/** Long enough for a healthy target on a loaded machine to pass: one result decides at start. */
+const CHECK: HealthCheckConfig = { type: 'http', path: '/ready', interval: '500ms', timeout: '300ms' }
 
 test('a reload that keeps an upstream keeps its health state and its probes', async (t) => {
   const sick = await startOrigin(t, 'sick', { handler: readiness('sick', () => false) })

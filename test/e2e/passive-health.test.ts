@@ -18,7 +18,8 @@ test('answers with a listed status eject the target after consecutiveFailures; b
     upstreams: {
       app: {
         targets: [flaky.address, steady.address],
-        passive: { consecutiveFailures: 2, ejectFor: '300ms', on: [503] },
+        // Long enough for the requests below to be sent while it lasts, on a loaded machine.
+        passive: { consecutiveFailures: 2, ejectFor: '1s', on: [503] },
         retries: { attempts: 0 }
       }
     },
@@ -35,8 +36,8 @@ test('answers with a listed status eject the target after consecutiveFailures; b
   // Round robin: flaky, steady, flaky (second failure in a row: ejected), then steady only.
   assert.deepEqual(await statuses(3), [503, 200, 503])
   const line = await ejected
-  assert.equal(line.reason, 'ejected for 300ms after 2 failed requests in a row (last: status 503)')
-  assert.deepEqual(await statuses(6), Array(6).fill(200))
+  assert.equal(line.reason, 'ejected for 1s after 2 failed requests in a row (last: status 503)')
+  assert.deepEqual(await statuses(4), Array(4).fill(200))
   assert.equal(flaky.received.length, 2)
 
   const returned = log.next(becomes(flaky.address, 'healthy'), 10_000, 'the ejection never ended')
@@ -93,14 +94,14 @@ test('refused connections eject a target: once ejected it is not tried at all', 
 })
 
 test('timeouts eject a target when `on` lists them', async (t) => {
-  const slow = await startOrigin(t, 'slow', { handler: (_req, res) => { setTimeout(() => res.end('late'), 1000).unref() } })
+  const slow = await startOrigin(t, 'slow', { handler: (_req, res) => { setTimeout(() => res.end('late'), 5000).unref() } })
   const fast = await startOrigin(t, 'fast')
   const log = new LogWatcher()
   const gw = await startGateway(t, {
     upstreams: {
       app: {
         targets: [slow.address, fast.address],
-        timeouts: { response: '100ms' },
+        timeouts: { response: '500ms' },
         passive: { consecutiveFailures: 1, ejectFor: '1m', on: ['timeout'] },
         retries: { attempts: 0 }
       }
