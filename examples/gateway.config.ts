@@ -16,7 +16,9 @@ export default defineGateway({
       targets: ['127.0.0.1:3001', { address: '127.0.0.1:3002', weight: 3 }],
       backup: ['127.0.0.1:3009'],
       timeouts: { connect: '2s', response: '30s' },
-      retries: { attempts: 2, on: ['connect-error', 502, 503] }
+      retries: { attempts: 2, on: ['connect-error', 502, 503] },
+      healthCheck: { type: 'http', path: '/health', expectStatus: [200], interval: '2s', timeout: '500ms' },
+      passive: { consecutiveFailures: 5, ejectFor: '30s' }
     },
     sessions: {
       targets: ['127.0.0.1:3001', '127.0.0.1:3002'],

@@ -18,6 +18,15 @@ import { Listener, type GatewayResponse } from './server/listener.js'
 import type { Target } from './upstream/target.js'
 import { kRequestContext, type RequestContext } from './context.js'
 import { CounterStores, type CounterStoreChange } from './stores/counter-stores.js'
+import type { HealthCheckDefinition } from './health/define.js'
+import type { AuthDefinition } from './auth/custom.js'
+
+export interface ApplyOptions {
+  /** The custom auth hooks (`defineAuth`) the config's routes name. */
+  readonly auth?: Iterable<AuthDefinition>
+  /** The custom health checks (`defineHealthCheck`) the config's upstreams name. */
+  readonly healthChecks?: Iterable<HealthCheckDefinition>
+}
 
 export interface GatewayOptions {
   /** pino logger; default: JSON to stdout at the config's logLevel. */
@@ -55,7 +64,7 @@ export class Gateway {
       onConnection: (target: Target, socket) => {
         this.logger.debug({ target: target.id, localPort: socket.localPort, connections: target.connectionsOpened }, 'upstream connection opened')
       }
-    })
+    }, this.logger)
     this.transparent = createTransparentAgent(5_000, 30_000)
     this.counterStores = new CounterStores(this.logger)
   }
@@ -108,10 +117,18 @@ export class Gateway {
   /**
    * Applies a config: a compiled one, or a plain object in the config file's shape. An
    * invalid config is logged, throws ConfigError, and leaves the running one in place.
+   * `auth` and `healthChecks`: the `defineAuth` hooks and `defineHealthCheck` checks the
+   * config names.
    */
-  async apply (config: CompiledGateway | Record<string, unknown>): Promise<void> {
+  async apply (config: CompiledGateway | Record<string, unknown>, options: ApplyOptions = {}): Promise<void> {
     await this.serialised(async () => {
-      const compiled = isCompiled(config) ? config : loadConfigObject(config, { baseDir: process.cwd() }).compiled
+      const compiled = isCompiled(config)
+        ? config
+        : loadConfigObject(config, {
+          baseDir: process.cwd(),
+          ...(options.auth === undefined ? {} : { auth: options.auth }),
+          ...(options.healthChecks === undefined ? {} : { healthChecks: options.healthChecks })
+        }).compiled
       await this.swap(compiled)
     })
   }
@@ -136,6 +153,10 @@ export class Gateway {
     if (this.current === null) this.logger.level = config.server.logLevel
     const change = this.upstreams.prepare(config.upstreams)
     let stores: CounterStoreChange | undefined
+    // A new upstream takes traffic once its targets have had their first check result:
+    // one that is down from the outset is never sent a request. Each probe is cut by its
+    // timeout, so this waits at most that long, while the app is being built.
+    const checked = Promise.all(change.created.map(async u => await u.health.ready))
     let next: LiveVersion
     let builtApp: AppVersion | undefined
     try {
@@ -147,6 +168,7 @@ export class Gateway {
         logger: this.logger,
         counterStores: stores.next
       })
+      await checked
       next = live(builtApp)
       await this.syncListeners(config)
     } catch (err) {

@@ -1,7 +1,8 @@
 /**
  * Tollgate's public API: the `define*` helpers a config or route module uses (`defineAuth`
- * registers a custom auth hook when a loaded module exports it), the Gateway
- * for embedding, and the types of the whole config (so an editor completes it).
+ * and `defineHealthCheck` register a custom auth hook or health check when a loaded module
+ * exports it), the Gateway for embedding, and the types of the whole config (so an editor
+ * completes it).
  */
 import type { GatewayFileConfig, RouteFileConfig } from './config/schema.js'
 import type { RouteHooks } from './hooks.js'
@@ -27,7 +28,11 @@ export function defineRoute<T extends RouteDefinition | RouteDefinition[]> (rout
 }
 
 export { defineAuth, type AuthHook, type AuthDecision, type AuthDefinition } from './auth/custom.js'
-export { Gateway, type GatewayOptions } from './gateway.js'
+export {
+  defineHealthCheck, type HealthCheckFunction, type HealthCheckResult, type HealthCheckTarget, type HealthCheckDefinition
+} from './health/define.js'
+export type { HealthEvent, HealthState } from './health/notifier.js'
+export { Gateway, type GatewayOptions, type ApplyOptions } from './gateway.js'
 export { RequestContext } from './context.js'
 export type { RouteHooks, UpstreamRequestHeaders } from './hooks.js'
 export type { GatewayError } from './errors.js'
@@ -37,6 +42,9 @@ export { loadConfigFile, loadConfigObject } from './config/load.js'
 export type { CompiledGateway, CompiledRoute, CompiledUpstream } from './config/compile.js'
 export type {
   GatewayFileConfig, RouteFileConfig, UpstreamConfig, ServerConfig, ListenConfig, TargetConfig,
-  RetriesConfig, HeaderRulesConfig, RouteMatchConfig, RewriteConfig, AuthConfig, DurationValue, SizeValue
+  RetriesConfig, HeaderRulesConfig, RouteMatchConfig, RewriteConfig, AuthConfig, DurationValue, SizeValue,
+  HealthCheckConfig, PassiveConfig, NotifyConfig
 } from './config/schema.js'
+export type { UpstreamSnapshot } from './upstream/upstream.js'
+export type { TargetSnapshot, CheckVerdict } from './upstream/target.js'
 export { GatewayConfigSchema } from './config/schema.js'

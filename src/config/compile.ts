@@ -23,6 +23,8 @@ import { compileHeaderRules, type HeaderRules } from '../routing/header-rules.js
 import { compileConcurrency, compileInspect, compileIpFilter, compileRateLimit, type CompiledConcurrency, type CompiledInspect, type CompiledIpFilter, type CompiledRateLimit } from '../limits/config.js'
 import { compileAuth, type CompiledAuth } from '../auth/config.js'
 import type { AuthRegistry } from '../auth/custom.js'
+import { compileHealth, type CompiledHealth } from '../health/config.js'
+import type { HealthCheckRegistry } from '../health/define.js'
 
 export interface CompiledTlsCert {
   readonly cert: Buffer
@@ -83,7 +85,11 @@ export interface CompiledUpstreamTls {
 
 export interface CompiledUpstream {
   readonly name: string
-  /** Equal fingerprints mean an unchanged upstream: a reload keeps its pools and state. */
+  /**
+   * Equal fingerprints mean an unchanged upstream: a reload keeps its pools and state. The
+   * health settings are left out (they have `health.fingerprint`): changing them restarts
+   * the probes only.
+   */
   readonly fingerprint: string
   readonly targets: readonly TargetSpec[]
   readonly balancer: BalancerOptions
@@ -91,6 +97,8 @@ export interface CompiledUpstream {
   readonly timeouts: { readonly connectMs: number, readonly responseMs: number, readonly idleMs: number }
   readonly pool: { readonly connections: number | null, readonly keepAliveMs: number }
   readonly retries: RetryPolicy
+  /** Active checks, passive ejection and the webhook; kept apart from `fingerprint`. */
+  readonly health: CompiledHealth
 }
 
 export type PathRewrite = ReturnType<typeof compilePathRewrite>
@@ -168,6 +176,8 @@ export interface CompileOptions {
   readonly hooks?: ReadonlyMap<number, RouteHooks>
   /** The custom auth hooks (`defineAuth`) the modules of this load registered. */
   readonly auth?: AuthRegistry
+  /** The custom health checks (`defineHealthCheck`) of this load. */
+  readonly healthChecks?: HealthCheckRegistry
 }
 
 /** Compiles a schema-valid config; throws ConfigError listing every problem. */
@@ -176,7 +186,7 @@ export function compileGateway (config: GatewayFileConfig, options: CompileOptio
   const server = compileServer(config.server ?? {}, options.baseDir, issues)
   const upstreams = new Map<string, CompiledUpstream>()
   for (const [name, upstream] of Object.entries(config.upstreams ?? {})) {
-    const compiled = compileUpstream(name, upstream, options.baseDir, issues)
+    const compiled = compileUpstream(name, upstream, options, issues)
     if (compiled !== undefined) upstreams.set(name, compiled)
   }
   const routes: CompiledRoute[] = []
@@ -282,7 +292,8 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
   }
 }
 
-function compileUpstream (name: string, upstream: UpstreamConfig, baseDir: string, issues: IssueList): CompiledUpstream | undefined {
+function compileUpstream (name: string, upstream: UpstreamConfig, options: CompileOptions, issues: IssueList): CompiledUpstream | undefined {
+  const baseDir = options.baseDir
   const path = joinPath('upstreams', name)
   const tlsEnabled = upstream.tls !== undefined && upstream.tls.enabled !== false
   const defaultPort = tlsEnabled ? 443 : 80
@@ -362,13 +373,18 @@ function compileUpstream (name: string, upstream: UpstreamConfig, baseDir: strin
       connections: upstream.pool?.connections ?? null,
       keepAliveMs: Math.min(idleMs, duration(upstream.pool?.keepAlive, DEFAULTS.keepAliveMs, joinPath(joinPath(path, 'pool'), 'keepAlive'), issues))
     },
-    retries: compileRetries(upstream.retries, undefined)
+    retries: compileRetries(upstream.retries, undefined),
+    health: compileHealth(upstream, path, options.healthChecks, issues)
   }
 }
 
-/** Settings plus the certificate bytes: a certificate replaced on disk changes the upstream. */
+/**
+ * Settings plus the certificate bytes: a certificate replaced on disk changes the upstream.
+ * Health settings are not part of it: they change the probes, not the connections.
+ */
 function fingerprintOf (upstream: UpstreamConfig, tls: CompiledUpstreamTls | null): string {
-  const hash = createHash('sha256').update(JSON.stringify(upstream))
+  const { healthCheck: _check, passive: _passive, notify: _notify, ...connections } = upstream
+  const hash = createHash('sha256').update(JSON.stringify(connections))
   for (const file of [tls?.ca, tls?.cert, tls?.key]) hash.update(file ?? '-')
   return hash.digest('base64url')
 }

@@ -17,6 +17,7 @@ import { makeTollgateImportable } from './self-package.js'
 import { MAX_CONFIG_VALUES, toPlainData } from './plain-data.js'
 import type { RouteHooks } from '../hooks.js'
 import { AuthRegistry, isAuthDefinition, type AuthDefinition } from '../auth/custom.js'
+import { HealthCheckRegistry, isHealthCheckDefinition, type HealthCheckDefinition } from '../health/define.js'
 
 export interface LoadOptions {
   /** Folder of TypeScript routes; default `routes/` beside the config file when it exists. */
@@ -43,34 +44,36 @@ export async function loadConfigFile (file: string, options: LoadOptions = {}): 
   const extraRoutes = await loadRouteModules(routesDir, options.routesDir !== undefined, registered)
   registered.throwIfAny()
   const env = options.env ?? withDotEnv(baseDir)
-  return { compiled: buildConfig(raw, { baseDir, env, extraRoutes, auth: registered.auth }), file: full }
+  return { compiled: buildConfig(raw, { baseDir, env, extraRoutes, auth: registered.auth, healthChecks: registered.healthChecks }), file: full }
 }
 
 /**
  * Compiles a config given as an object (`Gateway.apply`, the admin API). Hooks on its
- * routes are kept; `${NAME}` references are resolved against `env`. `auth` lists the
- * `defineAuth` hooks its custom-auth routes name (a file's modules register theirs by
- * exporting them).
+ * routes are kept; `${NAME}` references are resolved against `env`. `auth` and
+ * `healthChecks` list the `defineAuth` hooks and `defineHealthCheck` checks its routes and
+ * upstreams name (a file's modules register theirs by exporting them).
  */
-export function loadConfigObject (raw: unknown, options: { baseDir?: string, env?: Environment, auth?: Iterable<AuthDefinition> } = {}): LoadedConfig {
+export function loadConfigObject (raw: unknown, options: { baseDir?: string, env?: Environment, auth?: Iterable<AuthDefinition>, healthChecks?: Iterable<HealthCheckDefinition> } = {}): LoadedConfig {
   const baseDir = options.baseDir ?? process.cwd()
   const registered = new RegisteredExports()
   for (const definition of options.auth ?? []) registered.add(definition, 'the auth option')
+  for (const definition of options.healthChecks ?? []) registered.add(definition, 'the healthChecks option')
   registered.throwIfAny()
-  return { compiled: buildConfig(raw, { baseDir, env: options.env ?? process.env, extraRoutes: [], auth: registered.auth }), file: null }
+  return { compiled: buildConfig(raw, { baseDir, env: options.env ?? process.env, extraRoutes: [], auth: registered.auth, healthChecks: registered.healthChecks }), file: null }
 }
 
 /**
- * What the modules of one load register by their named exports: `defineAuth` hooks. Made
- * per load, so that a reload (which imports the modules afresh) sees edited hooks, and a
- * hook removed from its module is gone.
+ * What the modules of one load register by their named exports: `defineAuth` hooks and
+ * `defineHealthCheck` checks. Made per load, so that a reload (which imports the modules
+ * afresh) sees edited definitions, and one removed from its module is gone.
  */
 class RegisteredExports {
   readonly auth = new AuthRegistry()
+  readonly healthChecks = new HealthCheckRegistry()
   private readonly issues = new IssueList()
 
-  add (definition: AuthDefinition, from: string): void {
-    const problem = this.auth.add(definition, from)
+  add (definition: AuthDefinition | HealthCheckDefinition, from: string): void {
+    const problem = isAuthDefinition(definition) ? this.auth.add(definition, from) : this.healthChecks.add(definition, from)
     if (problem !== null) this.issues.add('', `${from}: ${problem}`)
   }
 
@@ -79,7 +82,7 @@ class RegisteredExports {
     let count = 0
     try {
       for (const value of namedExports(mod)) {
-        if (!isAuthDefinition(value)) continue
+        if (!isAuthDefinition(value) && !isHealthCheckDefinition(value)) continue
         this.add(value, basename(file))
         count++
       }
@@ -118,7 +121,7 @@ interface RouteModuleEntry {
   readonly file: string
 }
 
-function buildConfig (raw: unknown, options: { baseDir: string, env: Environment, extraRoutes: readonly RouteModuleEntry[], auth: AuthRegistry }): CompiledGateway {
+function buildConfig (raw: unknown, options: { baseDir: string, env: Environment, extraRoutes: readonly RouteModuleEntry[], auth: AuthRegistry, healthChecks: HealthCheckRegistry }): CompiledGateway {
   const issues = new IssueList()
   const notAnObject = new ConfigError([{ path: '', message: 'the config must be an object (a mapping at the top of the file)' }])
   if (raw === null || typeof raw !== 'object') throw notAnObject
@@ -144,7 +147,7 @@ function buildConfig (raw: unknown, options: { baseDir: string, env: Environment
   if (!valid) throw new ConfigError(withOrigins(issues.items, origins))
   issues.throwIfAny()
   try {
-    return compileGateway(substituted, { baseDir: options.baseDir, hooks, auth: options.auth })
+    return compileGateway(substituted, { baseDir: options.baseDir, hooks, auth: options.auth, healthChecks: options.healthChecks })
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(withOrigins(err.issues, origins))
     throw err
@@ -238,7 +241,7 @@ async function readConfigFile (file: string, registered: RegisteredExports): Pro
 
 /**
  * Loads `routes/*.{ts,js}`: each default export is a route or an array of routes; named
- * `defineAuth` exports are registered (a module may hold only those).
+ * `defineAuth` and `defineHealthCheck` exports are registered (a module may hold only those).
  */
 async function loadRouteModules (dir: string, required: boolean, registered: RegisteredExports): Promise<RouteModuleEntry[]> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {

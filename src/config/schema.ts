@@ -10,6 +10,7 @@
  */
 import { Type, type Static, type TSchema, type TObject, type TProperties } from '@sinclair/typebox'
 import { MAX_DURATION_MS, MAX_DURATION_TEXT } from './units.js'
+import { HEALTH_CHECK_NAME_PATTERN } from '../health/define.js'
 
 const closed = <T extends TProperties>(properties: T, description?: string): TObject<T> =>
   Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) })
@@ -126,6 +127,42 @@ export const RetriesSchema = closed({
   methods: Type.Optional(Type.Array(HttpMethod))
 })
 
+/** Consecutive results that flip a target's state: 0 would flip on nothing. */
+const Threshold = Type.Integer({ minimum: 1, maximum: 1000, errorMessage: 'must be a whole number from 1 to 1000' })
+
+/**
+ * One object for every check type, so that a key given to the wrong type is reported by
+ * name (`healthCheck.path: is only used with type: http`); which keys each type takes is
+ * checked when the upstream is compiled.
+ */
+export const HealthCheckSchema = closed({
+  type: Type.Optional(Type.Union([Type.Literal('tcp'), Type.Literal('http'), Type.Literal('custom')], { errorMessage: 'must be tcp, http or custom' })),
+  // Node's own rule for a request path: visible Latin-1 only (no space or control character).
+  path: Type.Optional(Type.String({ pattern: '^/[\\u0021-\\u00ff]*$', description: 'http: the path (and query) asked for', errorMessage: 'must start with "/" and hold no space or control character' })),
+  host: Type.Optional(Type.String({ minLength: 1, description: 'http: the Host header sent' })),
+  expectStatus: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599, errorMessage: 'must be an HTTP status from 100 to 599' }), { minItems: 1, description: 'http: the statuses that pass (default any 2xx or 3xx)' })),
+  expectBody: Type.Optional(Type.String({ minLength: 1, description: 'http: a substring, or "/regex/flags", the body must hold' })),
+  name: Type.Optional(Type.String({ pattern: HEALTH_CHECK_NAME_PATTERN, description: 'custom: the name given to defineHealthCheck', errorMessage: 'must be letters, digits or _ . : -' })),
+  interval: Type.Optional(Duration),
+  timeout: Type.Optional(Duration),
+  healthyThreshold: Type.Optional(Threshold),
+  unhealthyThreshold: Type.Optional(Threshold)
+})
+
+export const PassiveSchema = closed({
+  consecutiveFailures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, errorMessage: 'must be a whole number from 1 to 1000' })),
+  ejectFor: Type.Optional(Duration),
+  on: Type.Optional(Type.Array(Type.Union([
+    Type.Literal('connect-error'),
+    Type.Literal('timeout'),
+    Type.Integer({ minimum: 400, maximum: 599 })
+  ], { errorMessage: 'must be connect-error, timeout or an HTTP status from 400 to 599' })))
+})
+
+export const NotifySchema = closed({
+  webhook: Type.String({ minLength: 1, description: 'http(s) URL POSTed a JSON event when a target or the whole upstream changes health' })
+})
+
 export const UpstreamSchema = closed({
   targets: Type.Optional(Type.Array(TargetSchema)),
   backup: Type.Optional(Type.Array(TargetSchema)),
@@ -147,7 +184,10 @@ export const UpstreamSchema = closed({
     connections: Type.Optional(Type.Integer({ minimum: 1 })),
     keepAlive: Type.Optional(Duration)
   })),
-  retries: Type.Optional(RetriesSchema)
+  retries: Type.Optional(RetriesSchema),
+  healthCheck: Type.Optional(HealthCheckSchema),
+  passive: Type.Optional(PassiveSchema),
+  notify: Type.Optional(NotifySchema)
 })
 
 // ---------------------------------------------------------------- routes
@@ -269,6 +309,9 @@ export type ServerConfig = Static<typeof ServerSchema>
 export type TargetConfig = Static<typeof TargetSchema>
 export type UpstreamConfig = Static<typeof UpstreamSchema>
 export type RetriesConfig = Static<typeof RetriesSchema>
+export type HealthCheckConfig = Static<typeof HealthCheckSchema>
+export type PassiveConfig = Static<typeof PassiveSchema>
+export type NotifyConfig = Static<typeof NotifySchema>
 export type HeaderRulesConfig = Static<typeof HeaderRulesSchema>
 export type RouteMatchConfig = Static<typeof RouteMatchSchema>
 export type RewriteConfig = Static<typeof RewriteSchema>

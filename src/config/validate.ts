@@ -86,7 +86,7 @@ function toIssues (errors: readonly ErrorObject[]): { path: string, message: str
  */
 const NOT_YET_SUPPORTED: readonly { readonly at: RegExp, readonly keys: ReadonlySet<string> }[] = [
   { at: /^$/, keys: new Set(['admin', 'metrics', 'cache']) },
-  { at: /^\/upstreams\/[^/]+$/, keys: new Set(['discovery', 'proxy', 'healthCheck', 'passive', 'notify']) },
+  { at: /^\/upstreams\/[^/]+$/, keys: new Set(['discovery', 'proxy']) },
   { at: /^\/routes\/\d+$/, keys: new Set(['websocket', 'cache']) },
   { at: /^\/server\/listen\/\d+$/, keys: new Set(['http2']) }
 ]
@@ -111,6 +111,7 @@ function describe (error: ErrorObject): { path: string, message: string } {
     case 'anyOf':
     case 'pattern':
     case 'const':
+    case 'minimum':
     case 'maximum':
       if (typeof custom === 'string') return { path, message: custom }
       break

@@ -6,7 +6,8 @@
  * - precise deadlines: undici's timers tick about once a second, so a 100 ms connect
  *   timeout would fire after ~1 s. Our own timer covers the wait for a connection, then the
  *   wait for response headers, then each gap between body chunks (`timeouts.response`);
- * - the target's in-flight count (least-connections), kept exact on every way out;
+ * - the target's in-flight count (least-connections), kept exact on every way out, and
+ *   how each attempt ended, for passive health checking;
  * - knowing how far the exchange got, so retries happen only before the response began.
  */
 import type { ServerResponse } from 'node:http'
@@ -166,11 +167,14 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private finish (): void {
     if (this.phase === 'done') return
     this.phase = 'done'
-    this.target.inflight--
+    const target = this.target
+    target.inflight--
     if (this.timer !== null) {
       clearTimeout(this.timer)
       this.timer = null
     }
+    // Every way out passes here once, `failure` already set when the attempt failed.
+    if (target.outcomes !== null) target.outcomes.attemptEnded(this.statusCode, this.failure)
   }
 
   // ---- the undici handler interface (legacy form, which the core calls directly)

@@ -7,6 +7,43 @@ export type TargetAddress =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly id: string }
   | { readonly kind: 'unix'; readonly socketPath: string; readonly id: string }
 
+/** What the active checks last concluded: `unknown` until the first result. */
+export type CheckVerdict = 'unknown' | 'healthy' | 'unhealthy'
+
+/**
+ * Told how each attempt on a target ended, the moment it ends: passive health checking
+ * listens here. Called on every way out of an attempt, with plain values only, so that a
+ * target nobody listens to pays one null check per attempt.
+ */
+export interface AttemptOutcomeListener {
+  /**
+   * `statusCode`: the status of the response whose headers arrived (0 when none did);
+   * `failure`: what the attempt failed with, or null when it completed.
+   */
+  attemptEnded (statusCode: number, failure: Error | null): void
+}
+
+/** A target as the admin API shows it: plain data, a copy taken at one moment. */
+export interface TargetSnapshot {
+  readonly address: string
+  readonly weight: number
+  readonly backup: boolean
+  readonly source: 'static'
+  readonly enabled: boolean
+  /** What balancers go by: false while active checks or passive ejection rule it out. */
+  readonly healthy: boolean
+  readonly inflight: number
+  readonly lastError: string | null
+  /** The active checks' verdict; null when the upstream has none. */
+  readonly check: CheckVerdict | null
+  /** When the last active check ended (ISO 8601), or null. */
+  readonly checkedAt: string | null
+  /** Passive ejection: until when (ISO 8601), or null when not ejected. */
+  readonly ejectedUntil: string | null
+  /** The last change of `healthy`: when, and why. */
+  readonly lastChange: { readonly at: string, readonly healthy: boolean, readonly reason: string } | null
+}
+
 export interface TargetSpec {
   readonly address: TargetAddress
   readonly weight: number
@@ -32,6 +69,16 @@ export class Target {
   /** Connections opened to this target since it was created. */
   connectionsOpened = 0
   lastError: string | null = null
+  /** The active checks' verdict, written by them; null when the upstream has none. */
+  check: CheckVerdict | null = null
+  /** When the last active check ended (epoch ms); 0 = never. */
+  checkedAt = 0
+  /** Passive ejection: until when (epoch ms); 0 when not ejected. */
+  ejectedUntil = 0
+  /** The last change of `healthy` (epoch ms, new value, why); null while it never changed. */
+  lastChange: { readonly at: number, readonly healthy: boolean, readonly reason: string } | null = null
+  /** Passive health checking, when the upstream has it. */
+  outcomes: AttemptOutcomeListener | null = null
 
   constructor (spec: TargetSpec) {
     this.id = spec.address.id
@@ -43,6 +90,24 @@ export class Target {
   /** True when a balancer may hand this target out. */
   get available (): boolean {
     return this.enabled && this.healthy
+  }
+
+  snapshot (): TargetSnapshot {
+    const change = this.lastChange
+    return {
+      address: this.id,
+      weight: this.weight,
+      backup: this.backup,
+      source: 'static',
+      enabled: this.enabled,
+      healthy: this.healthy,
+      inflight: this.inflight,
+      lastError: this.lastError,
+      check: this.check,
+      checkedAt: this.checkedAt === 0 ? null : new Date(this.checkedAt).toISOString(),
+      ejectedUntil: this.ejectedUntil === 0 ? null : new Date(this.ejectedUntil).toISOString(),
+      lastChange: change === null ? null : { at: new Date(change.at).toISOString(), healthy: change.healthy, reason: change.reason }
+    }
   }
 
   toString (): string {

@@ -5,11 +5,12 @@
  */
 import type { Pool } from 'undici'
 import type { CompiledUpstream } from '../config/compile.js'
-import { Target } from './target.js'
+import { Target, type TargetSnapshot } from './target.js'
 import type { Balancer, BalancerInput } from './balancer/index.js'
 import { createBalancer } from './balancer/create.js'
 import { UpstreamAttempt } from './attempt.js'
 import { createTargetPool, originOf, sniOf, type ConnectionEvents } from './dispatcher.js'
+import { UpstreamHealth, type HealthLog } from '../health/upstream-health.js'
 
 interface TargetSlot {
   readonly pool: Pool
@@ -19,21 +20,59 @@ interface TargetSlot {
   readonly servername: string | null
 }
 
+/** An upstream as the admin API shows it: plain data, a copy taken at one moment. */
+export interface UpstreamSnapshot {
+  readonly name: string
+  /** Some target is healthy (disabled ones included: health is apart from rotation). */
+  readonly healthy: boolean
+  /** The active check's type, or null without active checks. */
+  readonly healthCheck: 'tcp' | 'http' | 'custom' | null
+  readonly targets: readonly TargetSnapshot[]
+}
+
 export class Upstream {
   readonly name: string
-  readonly config: CompiledUpstream
+  /** Active checks, passive ejection and health notifications of the targets. */
+  readonly health: UpstreamHealth
+  private compiled: CompiledUpstream
   private targetList: readonly Target[]
   private balancer: Balancer
   private readonly slots = new Map<Target, TargetSlot>()
   private readonly events: ConnectionEvents
 
-  constructor (config: CompiledUpstream, events: ConnectionEvents) {
+  constructor (config: CompiledUpstream, events: ConnectionEvents, log: HealthLog) {
     this.name = config.name
-    this.config = config
+    this.compiled = config
     this.events = events
     this.targetList = config.targets.map(spec => new Target(spec))
     for (const target of this.targetList) this.slots.set(target, this.slotFor(target))
     this.balancer = createBalancer(config.balancer, this.targetList)
+    this.health = new UpstreamHealth(config.name, this.targetList, config.tls, config.health, log)
+  }
+
+  /** The compiled config this upstream runs with (the latest, after a reload that kept it). */
+  get config (): CompiledUpstream {
+    return this.compiled
+  }
+
+  /**
+   * A reload compiled this upstream again with the same connection settings (equal
+   * fingerprints): the new config is taken as it is, and the health checks adopt theirs.
+   */
+  adopt (config: CompiledUpstream): void {
+    if (config.fingerprint !== this.compiled.fingerprint) throw new Error(`upstream ${this.name}: a changed upstream is rebuilt, not adopted`)
+    this.compiled = config
+    this.health.adopt(config.health)
+  }
+
+  snapshot (): UpstreamSnapshot {
+    const targets = this.targetList.map(target => target.snapshot())
+    return {
+      name: this.name,
+      healthy: targets.some(target => target.healthy),
+      healthCheck: this.compiled.health.check?.type ?? null,
+      targets
+    }
   }
 
   get targets (): readonly Target[] {
@@ -72,8 +111,9 @@ export class Upstream {
     return slot
   }
 
-  /** Closes every pool once its in-flight requests are done. */
+  /** Stops the health checks, and closes every pool once its in-flight requests are done. */
   async close (): Promise<void> {
+    this.health.stop()
     await Promise.all([...this.slots.values()].map(slot => slot.pool.close().catch(() => undefined)))
   }
 

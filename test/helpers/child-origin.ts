@@ -16,10 +16,13 @@ export interface ChildOrigin {
   waitForRequests (count: number, timeoutMs?: number): Promise<void>
 }
 
-/** `delayMs`: how long each request is held before it is answered. */
-export async function startChildOrigin (t: TestContext, name: string, delayMs = 0): Promise<ChildOrigin> {
+/**
+ * `delayMs`: how long each request is held before it is answered. `listenOn`: listen there (a
+ * port from `reservedPorts`, so that a restart gets it back), or 0 for an ephemeral one.
+ */
+export async function startChildOrigin (t: TestContext, name: string, delayMs = 0, listenOn = 0): Promise<ChildOrigin> {
   const script = fileURLToPath(new URL('./origin-process.mjs', import.meta.url))
-  const child = spawn(process.execPath, [script, name, String(delayMs)], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [script, name, String(delayMs), String(listenOn)], { stdio: ['pipe', 'pipe', 'pipe'] })
   const out = new ChildLines(child, `origin process ${name}`)
   t.after(async () => { await endChild(out, () => child.stdin?.end()) })
   let arrived = 0

@@ -7,7 +7,7 @@
 import type { TestContext } from 'node:test'
 import pino from 'pino'
 import { Gateway } from '../../src/gateway.js'
-import { loadConfigObject, type AuthDefinition, type GatewayConfig } from '../../src/index.js'
+import type { AuthDefinition, GatewayConfig, HealthCheckDefinition } from '../../src/index.js'
 
 export interface RunningGateway {
   readonly gateway: Gateway
@@ -21,6 +21,8 @@ export interface StartOptions {
   logTo?: (line: string) => void
   /** `defineAuth` hooks the config's custom-auth routes name. */
   auth?: readonly AuthDefinition[]
+  /** The custom health checks the config names. */
+  healthChecks?: HealthCheckDefinition[]
 }
 
 const TEST_ENGINE = process.env.TOLLGATE_TEST_ENGINE as 'undici' | 'reply-from' | undefined
@@ -40,8 +42,10 @@ export async function startGateway (t: TestContext, config: GatewayConfig, optio
       ...config.server
     }
   }
-  const raw = withListener as unknown as Record<string, unknown>
-  await gateway.apply(options.auth === undefined ? raw : loadConfigObject(raw, { baseDir: process.cwd(), auth: options.auth }).compiled)
+  await gateway.apply(withListener as unknown as Record<string, unknown>, {
+    ...(options.auth === undefined ? {} : { auth: options.auth }),
+    ...(options.healthChecks === undefined ? {} : { healthChecks: options.healthChecks })
+  })
   t.after(() => gateway.close(0))
   const address = gateway.addresses()[0]
   if (address === undefined) throw new Error('the gateway has no listener')

@@ -1,11 +1,13 @@
 // An upstream in its own process (so a test can SIGKILL, SIGSTOP or SIGCONT it): answers
-// `Response from <NAME>` after an optional delay. Prints `listening <port>` when listening,
+// `Response from <NAME>` after an optional delay, on the port given (a restart takes the
+// same one) or an ephemeral one. Prints `listening <port>` when listening,
 // then `request <method> <url>` as each request arrives (before it is answered), so a test
 // can know which requests it holds. Exits when its stdin closes.
 import { createServer } from 'node:http'
 
 const name = process.argv[2] ?? 'child'
 const delayMs = Number(process.argv[3] ?? 0)
+const port = Number(process.argv[4] ?? 0)
 const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
   process.stdout.write(`request ${req.method} ${req.url}\n`)
   req.resume()
@@ -15,7 +17,7 @@ const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
     else answer()
   })
 })
-server.listen(0, '127.0.0.1', () => {
+server.listen(port, '127.0.0.1', () => {
   process.stdout.write(`listening ${server.address().port}\n`)
 })
 process.stdin.on('end', () => process.exit(0))

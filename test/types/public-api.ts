@@ -1,6 +1,9 @@
 // Compile-time checks of the public API: `npm test` type-checks this file (tsconfig.test.json).
 // Each @ts-expect-error line must fail to compile, or the check itself fails.
-import { defineAuth, defineGateway, defineRoute, Gateway, errors, type GatewayConfig, type RouteDefinition } from '../../src/index.js'
+import {
+  defineAuth, defineGateway, defineRoute, defineHealthCheck, Gateway, errors, type GatewayConfig, type RouteDefinition,
+  type HealthCheckDefinition, type HealthEvent, type UpstreamSnapshot
+} from '../../src/index.js'
 
 export const config: GatewayConfig = defineGateway({
   server: { listen: [{ host: '127.0.0.1', port: 8080 }], gracefulShutdown: '30s', limits: { maxHeaderSize: '16kb' } },
@@ -54,9 +57,41 @@ defineRoute({
   hooks: { beforeEverything () {} }
 })
 
+export const healthy: HealthCheckDefinition = defineHealthCheck('db-ready', async (target, signal) => {
+  const where: string = target.socketPath ?? `${target.host ?? ''}:${target.port ?? 0}`
+  return signal.aborted ? false : { healthy: where !== '', reason: target.address }
+})
+
+defineHealthCheck('sync', (target) => target.backup)
+
+// @ts-expect-error a check answers healthy or not, not a status code
+defineHealthCheck('wrong', () => 200)
+
+defineGateway({
+  upstreams: {
+    a: {
+      targets: ['127.0.0.1:1'],
+      healthCheck: { type: 'http', path: '/health', expectStatus: [200, 204], expectBody: '/^ok$/i', interval: '1s', timeout: 500, healthyThreshold: 2 },
+      passive: { consecutiveFailures: 3, ejectFor: '30s', on: ['connect-error', 'timeout', 503] },
+      notify: { webhook: 'http://127.0.0.1:9999/alerts' }
+    }
+  }
+})
+
+defineGateway({
+  // @ts-expect-error an unknown check type is a type error
+  upstreams: { a: { targets: ['127.0.0.1:1'], healthCheck: { type: 'udp' } } }
+})
+
+export function describeEvent (event: HealthEvent): string {
+  return event.type === 'target' ? `${event.upstream} ${event.target}: ${event.from} → ${event.to}` : `${event.upstream}: ${event.healthyTargets} healthy`
+}
+
 export async function embed (): Promise<void> {
   const gateway = new Gateway()
-  await gateway.apply({ routes: [] })
+  await gateway.apply({ routes: [] }, { healthChecks: [healthy] })
+  const snapshots: UpstreamSnapshot[] = [...gateway.liveUpstreams.values()].map(u => u.snapshot())
+  void snapshots
   await gateway.close()
 }
 

@@ -1,0 +1,148 @@
+/**
+ * `healthCheck.type: http`: a GET of `path` on a fresh connection (TLS with the
+ * upstream's settings when it has `tls`), which passes when the status is expected and,
+ * with `expectBody`, when the first MAX_BODY_BYTES of the body hold the substring or
+ * match the regex. The timeout covers everything: connecting, the response head and the
+ * body read, so a target that accepts connections and then never answers (a frozen
+ * process: the kernel still accepts) fails by it.
+ *
+ * A fresh connection per check, closed after it, as nginx does: a pooled connection could
+ * hide a target that no longer accepts new ones, and keeps nothing open between checks.
+ */
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { isIP, type Socket } from 'node:net'
+import type { CompiledUpstreamTls } from '../../config/compile.js'
+import { bodyMatches, type BodyMatch } from '../body-match.js'
+import type { Target } from '../../upstream/target.js'
+import { formatDuration } from '../../config/units.js'
+import { formatHostPort } from '../../net/address.js'
+import { describeError, probeTimeout, type Probe, type ProbeResult } from './probe.js'
+
+/** How much of a body is read for `expectBody`: enough for any status page, bounded. */
+export const MAX_BODY_BYTES = 64 * 1024
+
+const USER_AGENT = 'tollgate-health-check'
+
+export interface HttpProbeOptions {
+  readonly path: string
+  /** The Host header; null: the TLS server name, else the target's address. */
+  readonly host: string | null
+  /** null: any 2xx or 3xx. */
+  readonly expectStatus: readonly number[] | null
+  readonly expectBody: BodyMatch | null
+  readonly timeoutMs: number
+  readonly tls: CompiledUpstreamTls | null
+}
+
+export class HttpProbe implements Probe {
+  private readonly options: HttpProbeOptions
+  private readonly expected: string
+
+  constructor (options: HttpProbeOptions) {
+    this.options = options
+    this.expected = options.expectStatus === null ? '2xx or 3xx' : options.expectStatus.join(', ')
+  }
+
+  async run (target: Target, signal: AbortSignal): Promise<ProbeResult> {
+    const { timeoutMs, tls } = this.options
+    return await new Promise<ProbeResult>(resolve => {
+      let req: ClientRequest | null = null
+      /** How far the exchange got, for the reason of a timeout. */
+      let stage = 'no connection'
+      let settled = false
+      const disarm = probeTimeout(timeoutMs, () => settle(false, `${stage} within ${formatDuration(timeoutMs)}`))
+      const settle = (ok: boolean, reason: string): void => {
+        if (settled) return
+        settled = true
+        disarm()
+        signal.removeEventListener('abort', onAbort)
+        req?.destroy()
+        resolve({ ok, reason })
+      }
+      const onAbort = (): void => settle(false, 'checking stopped')
+      if (signal.aborted) {
+        onAbort()
+        return
+      }
+      signal.addEventListener('abort', onAbort)
+      try {
+        req = (tls === null ? httpRequest : httpsRequest)(this.requestOptions(target))
+      } catch (err) {
+        settle(false, `request failed: ${describeError(err)}`)
+        return
+      }
+      req.on('socket', (socket: Socket) => {
+        socket.once(tls === null ? 'connect' : 'secureConnect', () => { stage = 'connected, but no response' })
+      })
+      req.on('error', (err) => settle(false, `request failed: ${describeError(err)}`))
+      req.on('response', (res: IncomingMessage) => {
+        res.on('error', () => undefined)
+        const status = res.statusCode ?? 0
+        if (!this.statusPasses(status)) {
+          settle(false, `answered ${status}, expected ${this.expected}`)
+          return
+        }
+        const expectBody = this.options.expectBody
+        if (expectBody === null) {
+          settle(true, `answered ${status}`)
+          return
+        }
+        stage = `answered ${status}, but the body did not end`
+        this.readBody(res, (body) => {
+          if (bodyMatches(body, expectBody)) settle(true, `answered ${status} with the expected body`)
+          else settle(false, `answered ${status}, but the body does not ${expectBody.kind === 'text' ? `contain ${JSON.stringify(expectBody.text)}` : `match ${String(expectBody.regex)}`}`)
+        })
+      })
+      req.end()
+    })
+  }
+
+  private statusPasses (status: number): boolean {
+    const expected = this.options.expectStatus
+    return expected === null ? status >= 200 && status < 400 : expected.includes(status)
+  }
+
+  /** Reads the body up to MAX_BODY_BYTES (the rest is never read), then calls `done`. */
+  private readBody (res: IncomingMessage, done: (body: string) => void): void {
+    const chunks: Buffer[] = []
+    let size = 0
+    let finished = false
+    const finish = (): void => {
+      if (finished) return
+      finished = true
+      done(Buffer.concat(chunks, Math.min(size, MAX_BODY_BYTES)).toString('utf8'))
+    }
+    res.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size >= MAX_BODY_BYTES) finish()
+    })
+    res.on('end', finish)
+  }
+
+  private requestOptions (target: Target): RequestOptions {
+    const { path, host, tls } = this.options
+    const address = target.address
+    // As the upstream's pools do: tls.servername, else the target's host name, never an IP.
+    const servername = tls?.servername ?? (address.kind === 'tcp' && isIP(address.host) === 0 ? address.host : null)
+    const hostHeader = host ?? tls?.servername ?? (address.kind === 'tcp' ? formatHostPort(address.host, address.port) : 'localhost')
+    return {
+      method: 'GET',
+      path,
+      headers: { host: hostHeader, 'user-agent': USER_AGENT, accept: '*/*', connection: 'close' },
+      // Never pooled: each check opens its own connection and closes it.
+      agent: false,
+      ...(address.kind === 'unix' ? { socketPath: address.socketPath } : { host: address.host, port: address.port }),
+      ...(tls === null
+        ? {}
+        : {
+            rejectUnauthorized: tls.verify,
+            ...(servername === null ? {} : { servername }),
+            ...(tls.ca !== null ? { ca: tls.ca } : {}),
+            ...(tls.cert !== null ? { cert: tls.cert } : {}),
+            ...(tls.key !== null ? { key: tls.key } : {})
+          })
+    }
+  }
+}

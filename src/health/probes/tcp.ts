@@ -1,0 +1,46 @@
+/**
+ * `healthCheck.type: tcp`: the target is healthy when a TCP connection (or a Unix socket
+ * connection) opens within the timeout; it is closed at once. Nothing is sent, and no TLS
+ * handshake is made even for a TLS upstream: this checks that something listens.
+ *
+ * The timeout's timer keeps the process alive while it runs, as the socket does: a check
+ * always settles, and stopping the checks clears it.
+ */
+import { connect, type Socket } from 'node:net'
+import type { Target } from '../../upstream/target.js'
+import { formatDuration } from '../../config/units.js'
+import { describeError, probeTimeout, type Probe, type ProbeResult } from './probe.js'
+
+export class TcpProbe implements Probe {
+  private readonly timeoutMs: number
+
+  constructor (timeoutMs: number) {
+    this.timeoutMs = timeoutMs
+  }
+
+  async run (target: Target, signal: AbortSignal): Promise<ProbeResult> {
+    const address = target.address
+    return await new Promise<ProbeResult>(resolve => {
+      let socket: Socket | null = null
+      let settled = false
+      const disarm = probeTimeout(this.timeoutMs, () => settle(false, `no connection within ${formatDuration(this.timeoutMs)}`))
+      const settle = (ok: boolean, reason: string): void => {
+        if (settled) return
+        settled = true
+        disarm()
+        signal.removeEventListener('abort', onAbort)
+        socket?.destroy()
+        resolve({ ok, reason })
+      }
+      const onAbort = (): void => settle(false, 'checking stopped')
+      if (signal.aborted) {
+        onAbort()
+        return
+      }
+      signal.addEventListener('abort', onAbort)
+      socket = address.kind === 'unix' ? connect({ path: address.socketPath }) : connect({ host: address.host, port: address.port })
+      socket.once('connect', () => settle(true, 'connected'))
+      socket.on('error', (err) => settle(false, describeError(err)))
+    })
+  }
+}
