@@ -175,13 +175,28 @@ function hs256Token (secret: string): string {
 
 interface Server { readonly name: string, readonly url: string, readonly pid: number }
 
-/** Each server measured `rounds` times, in alternating order; the medians. */
-async function medians (servers: readonly Server[], traffic: Traffic): Promise<Result[]> {
+/** Each server measured `rounds` times, in alternating order: every run, by server. */
+async function measureRounds (servers: readonly Server[], traffic: Traffic): Promise<Result[][]> {
   const runs: Result[][] = servers.map(() => [])
   for (let round = 0; round < rounds; round++) {
     for (const [i, server] of servers.entries()) runs[i]?.push(await measure(server.name, server.url, server.pid, traffic))
   }
-  return runs.map(median)
+  return runs
+}
+
+async function medians (servers: readonly Server[], traffic: Traffic): Promise<Result[]> {
+  return (await measureRounds(servers, traffic)).map(median)
+}
+
+/**
+ * The median over rounds of `pick(ours) / pick(theirs)`, each ratio taken within one round,
+ * from runs seconds apart: a slow spell of a shared machine moves both sides of a ratio,
+ * where it would move only one of two medians.
+ */
+function pairedRatio (ours: readonly Result[], theirs: readonly Result[], pick: (r: Result) => number): number {
+  const ratios = ours.map((r, i) => pick(r) / pick(theirs[i] as Result)).sort((a, b) => a - b)
+  const half = Math.floor(ratios.length / 2)
+  return ratios.length % 2 === 1 ? ratios[half] as number : ((ratios[half - 1] as number) + (ratios[half] as number)) / 2
 }
 
 function printTable (results: readonly Result[]): void {
@@ -258,17 +273,19 @@ routes:
     describe: 'GET with a JWT HS256 bearer token',
     options: () => ({ headers: { authorization: `Bearer ${hs256Token(secret)}` } })
   }
-  const guarded = await medians([
+  const guardedRuns = await measureRounds([
     { name: 'tollgate, bare route', url: tollgate.url, pid: tollgate.pid },
     { name: 'tollgate, guarded route', url: `${tollgate.url}guarded/`, pid: tollgate.pid },
     { name: '@fastify/http-proxy + rate-limit + jwt', url: `http://127.0.0.1:${guardedReference.out}/guarded/`, pid: guardedReference.pid }
   ], withToken)
   console.log(`\n## guarded: IP filter, a rate limit never reached and JWT HS256 auth; ${withToken.describe} (medians of ${rounds} rounds)\n`)
-  printTable(guarded)
-  const [bare, guard, reference] = guarded as [Result, Result, Result]
-  console.log('')
-  console.log(`guarded / bare route: ${(guard.rps / bare.rps).toFixed(2)} (requests/s), CPU per request ${(guard.cpuPerRequest / bare.cpuPerRequest).toFixed(2)}`)
-  console.log(`guarded / @fastify/http-proxy + rate-limit + jwt: ${(guard.rps / reference.rps).toFixed(2)} (requests/s), CPU per request ${(guard.cpuPerRequest / reference.cpuPerRequest).toFixed(2)}`)
+  printTable(guardedRuns.map(median))
+  const [bare, guard, reference] = guardedRuns as [Result[], Result[], Result[]]
+  const rps = (r: Result): number => r.rps
+  const cpu = (r: Result): number => r.cpuPerRequest
+  console.log('\nRatios: the median of the ratios within each round.')
+  console.log(`guarded / bare route: ${pairedRatio(guard, bare, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(guard, bare, cpu).toFixed(2)}`)
+  console.log(`guarded / @fastify/http-proxy + rate-limit + jwt: ${pairedRatio(guard, reference, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(guard, reference, cpu).toFixed(2)}`)
 
   console.log('\n## memory (`npm run bench:memory` measures what an idle connection costs)\n')
   console.log('| server | RSS after the runs |')
