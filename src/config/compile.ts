@@ -22,6 +22,7 @@ import { compilePathRewrite, compileQueryRewrite } from '../routing/rewrite.js'
 import { compileHeaderRules, type HeaderRules } from '../routing/header-rules.js'
 import { compileConcurrency, compileInspect, compileIpFilter, compileRateLimit, type CompiledConcurrency, type CompiledInspect, type CompiledIpFilter, type CompiledRateLimit } from '../limits/config.js'
 import { compileAuth, type CompiledAuth } from '../auth/config.js'
+import { REDIS_COMMAND_TIMEOUT_MS } from '../stores/redis.js'
 import type { AuthRegistry } from '../auth/custom.js'
 import { compileHealth, type CompiledHealth } from '../health/config.js'
 import type { HealthCheckRegistry } from '../health/define.js'
@@ -136,7 +137,7 @@ export interface CompiledGateway {
   readonly upstreams: ReadonlyMap<string, CompiledUpstream>
   readonly routes: readonly CompiledRoute[]
   /** `redis`, when given: what `store: redis` uses. */
-  readonly redis: { readonly url: string } | null
+  readonly redis: CompiledRedis | null
 }
 
 export const DEFAULTS = Object.freeze({
@@ -201,13 +202,22 @@ export function compileGateway (config: GatewayFileConfig, options: CompileOptio
     }
     if (compiled !== undefined) routes.push(compiled)
   })
-  const redis = config.redis === undefined ? null : compileRedis(config.redis.url, issues)
+  const redis = config.redis === undefined ? null : compileRedis(config.redis, issues)
   issues.throwIfAny()
   return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes, redis })
 }
 
+export interface CompiledRedis {
+  readonly url: string
+  /** How long a request waits for Redis before `onStoreError` decides. */
+  readonly commandTimeoutMs: number
+}
+
 /** `redis.url`: refused at load when it is not a Redis URL, rather than failing on every request. */
-function compileRedis (url: string, issues: IssueList): { readonly url: string } | null {
+function compileRedis (redis: { url: string, commandTimeout?: string | number }, issues: IssueList): CompiledRedis | null {
+  const url = redis.url
+  const commandTimeoutMs = duration(redis.commandTimeout, REDIS_COMMAND_TIMEOUT_MS, 'redis.commandTimeout', issues)
+  if (commandTimeoutMs < 1) issues.add('redis.commandTimeout', 'must be at least 1ms')
   let parsed: URL | null = null
   try {
     parsed = new URL(url)
@@ -218,7 +228,7 @@ function compileRedis (url: string, issues: IssueList): { readonly url: string }
     issues.add('redis.url', `${JSON.stringify(url)} is not a redis:// or rediss:// URL with a host`)
     return null
   }
-  return { url }
+  return { url, commandTimeoutMs }
 }
 
 function compileServer (server: ServerConfig, baseDir: string, issues: IssueList): CompiledServer {

@@ -292,7 +292,8 @@ export const RouteSchema = closed({
 // ---------------------------------------------------------------- the whole file
 
 export const RedisSchema = closed({
-  url: Type.String({ minLength: 1, description: 'redis://host:port[/db]' })
+  url: Type.String({ minLength: 1, description: 'redis://host:port[/db]' }),
+  commandTimeout: Type.Optional(Duration)
 })
 
 export const GatewayConfigSchema = closed({

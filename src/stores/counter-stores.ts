@@ -47,11 +47,13 @@ export class CounterStores {
    * until Redis answers.
    */
   async prepare (config: CompiledGateway): Promise<CounterStoreChange> {
-    const url = needsRedis(config) ? config.redis?.url ?? null : null
+    const redis = needsRedis(config) ? config.redis : null
     const current = this.redisStore
-    if (url === null) return { next: { memory: this.memory, redis: null }, created: null, retired: current }
-    if (current !== null && current.url === url) return { next: { memory: this.memory, redis: current }, created: null, retired: null }
-    const created = new RedisCounterStore(url, { logger: this.logger })
+    if (redis === null) return { next: { memory: this.memory, redis: null }, created: null, retired: current }
+    if (current !== null && current.url === redis.url && current.commandTimeoutMs === redis.commandTimeoutMs) {
+      return { next: { memory: this.memory, redis: current }, created: null, retired: null }
+    }
+    const created = new RedisCounterStore(redis.url, { logger: this.logger, commandTimeoutMs: redis.commandTimeoutMs })
     if (!await created.connected(REDIS_CONNECT_TIMEOUT_MS)) {
       this.logger.warn({ redis: created.address }, 'redis is not reachable yet; routes with store redis act on onStoreError until it is')
     }

@@ -18,7 +18,10 @@ import type { Logger } from 'pino'
 import type { WindowCount } from '../limits/windows.js'
 import type { CounterStore } from './counter-store.js'
 
-/** The longest a request waits for Redis. */
+/**
+ * The longest a request waits for Redis unless `redis.commandTimeout` says otherwise: Redis
+ * answers in about a millisecond when it is well.
+ */
 export const REDIS_COMMAND_TIMEOUT_MS = 250
 /** The longest a connection attempt may take. */
 export const REDIS_CONNECT_TIMEOUT_MS = 1000
@@ -90,6 +93,8 @@ export interface RedisCounterStoreOptions {
 export class RedisCounterStore implements CounterStore {
   readonly kind = 'redis'
   readonly url: string
+  /** How long a command may take before it counts as failed (`redis.commandTimeout`). */
+  readonly commandTimeoutMs: number
   /** Hits that could not be counted (Redis failed, timed out or was unreachable). */
   failures = 0
   private readonly client: Redis & CounterCommands
@@ -101,13 +106,14 @@ export class RedisCounterStore implements CounterStore {
 
   constructor (url: string, options: RedisCounterStoreOptions) {
     this.url = url
+    this.commandTimeoutMs = options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS
     this.logger = options.logger
     this.client = new Redis(url, {
       // A command is never queued to wait for a connection, nor resent after one drops.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      commandTimeout: options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
+      commandTimeout: this.commandTimeoutMs,
       connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
       retryStrategy: (attempt: number) => Math.min(attempt * 50, REDIS_RECONNECT_MAX_MS),
       connectionName: 'tollgate',

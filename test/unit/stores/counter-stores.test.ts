@@ -8,9 +8,9 @@ import { startRedis, type TestRedis } from '../../helpers/redis.js'
 
 const silent = pino({ level: 'silent' })
 
-function config (redisUrl: string | null, store: 'memory' | 'redis'): CompiledGateway {
+function config (redisUrl: string | null, store: 'memory' | 'redis', commandTimeout?: string): CompiledGateway {
   return loadConfigObject({
-    ...(redisUrl === null ? {} : { redis: { url: redisUrl } }),
+    ...(redisUrl === null ? {} : { redis: { url: redisUrl, ...(commandTimeout === undefined ? {} : { commandTimeout }) } }),
     upstreams: { a: { targets: ['127.0.0.1:1'] } },
     routes: [{ name: 'r', upstream: 'a', rateLimit: { limit: 1, window: '1s', store } }]
   }).compiled
@@ -88,4 +88,19 @@ test('counter stores: a Redis that is not there delays a config by at most the c
   assert.ok(change.next.redis !== null)
   assert.ok(ms < 2000, `prepare took ${ms.toFixed(0)} ms`)
   await change.created?.close()
+})
+
+test('counter stores: redis.commandTimeout is the store\'s (250 ms by default); a changed one connects anew', async (t) => {
+  const redis = await startRedis(t)
+  const stores = new CounterStores(silent)
+  t.after(() => stores.close())
+  const first = await stores.prepare(config(redis.url, 'redis'))
+  stores.commit(first)
+  assert.equal(first.next.redis?.commandTimeoutMs, 250)
+  const second = await stores.prepare(config(redis.url, 'redis', '2s'))
+  assert.equal(second.next.redis?.commandTimeoutMs, 2000)
+  assert.notEqual(second.next.redis, first.next.redis)
+  assert.equal(second.retired, first.next.redis)
+  stores.commit(second)
+  await second.retired?.close()
 })
