@@ -24,23 +24,26 @@ interface AuthCommon {
   readonly realm: string
 }
 
+/** `auth.type: jwt`, compiled: what the JWT authenticator is built with. */
+export interface CompiledJwtAuth extends AuthCommon {
+  readonly type: 'jwt'
+  readonly secret: string | null
+  /** The public key, as SPKI PEM (read from the file `publicKey` names). */
+  readonly publicKey: string | null
+  readonly jwksUrl: string | null
+  /** The accepted `alg` values: the configured ones, or the defaults for the key. */
+  readonly algorithms: readonly string[]
+  readonly issuer: readonly string[] | null
+  readonly audience: readonly string[] | null
+  readonly clockToleranceMs: number
+  /** claim name → header sent upstream (lower case). */
+  readonly forwardClaims: Readonly<Record<string, string>>
+}
+
 export type CompiledAuth =
   | AuthCommon & { readonly type: 'bearer', readonly tokens: readonly string[] }
   | AuthCommon & { readonly type: 'basic', readonly users: Readonly<Record<string, string>> }
-  | AuthCommon & {
-    readonly type: 'jwt'
-    readonly secret: string | null
-    /** The public key, as SPKI PEM (read from the file `publicKey` names). */
-    readonly publicKey: string | null
-    readonly jwksUrl: string | null
-    /** The accepted `alg` values: the configured ones, or the defaults for the key. */
-    readonly algorithms: readonly string[]
-    readonly issuer: readonly string[] | null
-    readonly audience: readonly string[] | null
-    readonly clockToleranceMs: number
-    /** claim name → header sent upstream (lower case). */
-    readonly forwardClaims: Readonly<Record<string, string>>
-  }
+  | CompiledJwtAuth
   | AuthCommon & { readonly type: 'custom', readonly name: string, readonly hook: AuthHook }
 
 export const DEFAULT_AUTH_TIMEOUT_MS = 5000

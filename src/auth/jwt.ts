@@ -21,25 +21,14 @@ import { createVerifier, TokenError } from 'fast-jwt'
 import { AuthUnavailable, isGatewayError, type GatewayError } from '../errors.js'
 import { MALFORMED, MISSING, credentialsOf, quoted, unauthorized, withTimeout, type AuthTarget, type Authenticator, type HeadersOnly } from './authenticator.js'
 import { VerifiedTokens, rememberedKey } from './verified-tokens.js'
+import type { CompiledJwtAuth } from './config.js'
 import { JwksKeySource, SigningKeysUnavailable, UnknownSigningKey, type JwksOptions } from './jwks.js'
 
-export interface JwtOptions {
-  readonly realm: string
-  /** Exactly one of the three. */
-  readonly secret: string | null
-  /** PEM. */
-  readonly publicKey: string | null
-  readonly jwksUrl: string | null
-  /** Accepted `alg` values; never `none`. */
-  readonly algorithms: readonly string[]
-  readonly issuer: readonly string[] | null
-  readonly audience: readonly string[] | null
-  readonly clockToleranceMs: number
-  /** claim → header sent upstream (lower case). */
-  readonly forwardClaims: Readonly<Record<string, string>>
-  /** Bound on waiting for the JWKS. */
-  readonly timeoutMs: number
-  /** JWKS tuning and clock, for tests. */
+/**
+ * What a JWT route is checked with: its compiled `auth` (`timeoutMs` bounds the wait for
+ * the JWKS), and JWKS tuning and clock for tests.
+ */
+export type JwtOptions = Omit<CompiledJwtAuth, 'type' | 'forward'> & {
   readonly jwks?: Omit<JwksOptions, 'timeoutMs'>
 }
 

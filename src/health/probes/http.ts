@@ -17,7 +17,7 @@ import { bodyMatches, type BodyMatch } from '../body-match.js'
 import type { Target } from '../../upstream/target.js'
 import { formatDuration } from '../../config/units.js'
 import { formatHostPort } from '../../net/address.js'
-import { describeError, probeTimeout, type Probe, type ProbeResult } from './probe.js'
+import { describeError, settleOnce, type Probe, type ProbeResult } from './probe.js'
 
 /** How much of a body is read for `expectBody`: enough for any status page, bounded. */
 export const MAX_BODY_BYTES = 64 * 1024
@@ -50,22 +50,8 @@ export class HttpProbe implements Probe {
       let req: ClientRequest | null = null
       /** How far the exchange got, for the reason of a timeout. */
       let stage = 'no connection'
-      let settled = false
-      const disarm = probeTimeout(timeoutMs, () => settle(false, `${stage} within ${formatDuration(timeoutMs)}`))
-      const settle = (ok: boolean, reason: string): void => {
-        if (settled) return
-        settled = true
-        disarm()
-        signal.removeEventListener('abort', onAbort)
-        req?.destroy()
-        resolve({ ok, reason })
-      }
-      const onAbort = (): void => settle(false, 'checking stopped')
-      if (signal.aborted) {
-        onAbort()
-        return
-      }
-      signal.addEventListener('abort', onAbort)
+      const settle = settleOnce(resolve, signal, timeoutMs, () => `${stage} within ${formatDuration(timeoutMs)}`, () => req?.destroy())
+      if (settle === null) return
       try {
         req = (tls === null ? httpRequest : httpsRequest)(this.requestOptions(target))
       } catch (err) {

@@ -35,6 +35,39 @@ export function probeTimeout (ms: number, expired: () => void): () => void {
   }
 }
 
+/**
+ * One probe's single outcome, whichever comes first: what the target did (`settle`), the
+ * timeout (`timedOut()` gives its reason), or `signal` (checking stopped). Each ending
+ * disarms the others and calls `release`, which frees what the probe holds (its socket).
+ * Returns `settle`, or null when `signal` had already aborted (the probe then has its
+ * result and must start nothing).
+ */
+export function settleOnce (
+  resolve: (result: ProbeResult) => void,
+  signal: AbortSignal,
+  timeoutMs: number,
+  timedOut: () => string,
+  release: () => void
+): ((ok: boolean, reason: string) => void) | null {
+  let settled = false
+  const settle = (ok: boolean, reason: string): void => {
+    if (settled) return
+    settled = true
+    disarm()
+    signal.removeEventListener('abort', onAbort)
+    release()
+    resolve({ ok, reason })
+  }
+  const onAbort = (): void => settle(false, 'checking stopped')
+  const disarm = probeTimeout(timeoutMs, () => settle(false, timedOut()))
+  if (signal.aborted) {
+    onAbort()
+    return null
+  }
+  signal.addEventListener('abort', onAbort)
+  return settle
+}
+
 /** A low-level error in a few words: its code and message, on one line. */
 export function describeError (err: unknown): string {
   if (!(err instanceof Error)) return String(err)

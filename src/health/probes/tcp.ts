@@ -9,7 +9,7 @@
 import { connect, type Socket } from 'node:net'
 import type { Target } from '../../upstream/target.js'
 import { formatDuration } from '../../config/units.js'
-import { describeError, probeTimeout, type Probe, type ProbeResult } from './probe.js'
+import { describeError, settleOnce, type Probe, type ProbeResult } from './probe.js'
 
 export class TcpProbe implements Probe {
   private readonly timeoutMs: number
@@ -22,22 +22,8 @@ export class TcpProbe implements Probe {
     const address = target.address
     return await new Promise<ProbeResult>(resolve => {
       let socket: Socket | null = null
-      let settled = false
-      const disarm = probeTimeout(this.timeoutMs, () => settle(false, `no connection within ${formatDuration(this.timeoutMs)}`))
-      const settle = (ok: boolean, reason: string): void => {
-        if (settled) return
-        settled = true
-        disarm()
-        signal.removeEventListener('abort', onAbort)
-        socket?.destroy()
-        resolve({ ok, reason })
-      }
-      const onAbort = (): void => settle(false, 'checking stopped')
-      if (signal.aborted) {
-        onAbort()
-        return
-      }
-      signal.addEventListener('abort', onAbort)
+      const settle = settleOnce(resolve, signal, this.timeoutMs, () => `no connection within ${formatDuration(this.timeoutMs)}`, () => socket?.destroy())
+      if (settle === null) return
       socket = address.kind === 'unix' ? connect({ path: address.socketPath }) : connect({ host: address.host, port: address.port })
       socket.once('connect', () => settle(true, 'connected'))
       socket.on('error', (err) => settle(false, describeError(err)))
