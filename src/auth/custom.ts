@@ -12,6 +12,7 @@ import { Forbidden, InternalError, Unauthorized, AuthUnavailable, isGatewayError
 import { headerNameProblem, headerValueProblem } from '../config/http-names.js'
 import { TOKEN_PATTERN } from '../config/schema.js'
 import { quoted, withTimeout, type AuthTarget, type Authenticator } from './authenticator.js'
+import { DefinitionRegistry } from '../config/definitions.js'
 
 /** What an auth hook decides. */
 export type AuthDecision =
@@ -61,28 +62,13 @@ export function isAuthDefinition (value: unknown): value is AuthDefinition {
 }
 
 /** The auth hooks one load of the config registered, by name. */
-export class AuthRegistry {
-  private readonly byName = new Map<string, { readonly definition: AuthDefinition, readonly from: string }>()
-
-  /**
-   * Registers `definition`, exported by `from` (a file name); returns why it cannot be (a
-   * different hook of the same name came first), or null.
-   */
-  add (definition: AuthDefinition, from: string): string | null {
-    const existing = this.byName.get(definition.name)
-    if (existing !== undefined && existing.definition !== definition) {
-      return `defineAuth("${definition.name}") is also exported by ${existing.from}: each name must be defined once`
-    }
-    if (existing === undefined) this.byName.set(definition.name, { definition, from })
-    return null
+export class AuthRegistry extends DefinitionRegistry<AuthDefinition> {
+  constructor () {
+    super('defineAuth')
   }
 
   get (name: string): AuthHook | undefined {
-    return this.byName.get(name)?.definition.hook
-  }
-
-  get names (): string[] {
-    return [...this.byName.keys()]
+    return this.definition(name)?.hook
   }
 }
 

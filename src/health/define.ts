@@ -9,6 +9,7 @@
  * afresh, runs the edited function, and a name no loaded module defines is refused.
  */
 import type { TargetAddress } from '../upstream/target.js'
+import { DefinitionRegistry } from '../config/definitions.js'
 
 /** The target a custom check is asked about. */
 export interface HealthCheckTarget {
@@ -67,28 +68,13 @@ export function isHealthCheckDefinition (value: unknown): value is HealthCheckDe
 }
 
 /** The custom checks one load of the config registered, by name. */
-export class HealthCheckRegistry {
-  private readonly byName = new Map<string, { readonly definition: HealthCheckDefinition, readonly from: string }>()
-
-  /**
-   * Registers `definition`, exported by `from` (a file name); returns why it cannot be (a
-   * different check of the same name came first), or null.
-   */
-  add (definition: HealthCheckDefinition, from: string): string | null {
-    const existing = this.byName.get(definition.name)
-    if (existing !== undefined && existing.definition !== definition) {
-      return `defineHealthCheck("${definition.name}") is also exported by ${existing.from}: each name must be defined once`
-    }
-    if (existing === undefined) this.byName.set(definition.name, { definition, from })
-    return null
+export class HealthCheckRegistry extends DefinitionRegistry<HealthCheckDefinition> {
+  constructor () {
+    super('defineHealthCheck')
   }
 
   get (name: string): HealthCheckFunction | undefined {
-    return this.byName.get(name)?.definition.check
-  }
-
-  get names (): string[] {
-    return [...this.byName.keys()]
+    return this.definition(name)?.check
   }
 }
 
