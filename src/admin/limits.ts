@@ -1,0 +1,3 @@
+/** The largest admin request body: a whole config fits many times over; more is refused with 413. */
+export const ADMIN_BODY_LIMIT = 1024 * 1024
+export const ADMIN_BODY_LIMIT_TEXT = '1 MB'
