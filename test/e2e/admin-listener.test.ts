@@ -75,6 +75,15 @@ test('unknown admin paths get 404 JSON in the contract shape', async (t) => {
   assert.equal((await gw.admin('/health', { method: 'DELETE' })).status, 404)
 })
 
+test('PUT /upstreams/:name/targets answers 501 JSON until target sets can be replaced', async (t) => {
+  const blue = await startOrigin(t, 'blue')
+  const gw = await startAdminGateway(t, base(blue.address))
+  const res = await gw.admin('/upstreams/app/targets', { method: 'PUT', json: { targets: [blue.address] } })
+  assert.equal(res.status, 501)
+  assertContractError(res.json<ErrorBody>(), 501, 'NOT_IMPLEMENTED')
+  assert.match(res.json<ErrorBody>().error.message, /not supported yet/)
+})
+
 test('a config without admin opens no admin listener', async (t) => {
   const blue = await startOrigin(t, 'blue')
   const gw = await startGateway(t, base(blue.address))

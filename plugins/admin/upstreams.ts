@@ -1,0 +1,26 @@
+/**
+ * `GET /upstreams` and taking targets out of rotation. Replacing an upstream's target set
+ * (`PUT /upstreams/:name/targets`) answers 501 until upstreams can swap their targets.
+ */
+import type { FastifyInstance } from 'fastify'
+import { NotImplemented, type GatewayError } from '../../src/errors.js'
+import { listUpstreams, setTargetEnabled } from '../../src/admin/targets.js'
+import type { AdminPluginOptions } from './options.js'
+
+interface TargetParams { name: string, address: string }
+
+export default async function adminUpstreams (app: FastifyInstance, options: AdminPluginOptions): Promise<void> {
+  const { api } = options
+
+  app.get('/upstreams', async () => listUpstreams(api.upstreams()))
+
+  app.put('/upstreams/:name/targets', async () => {
+    throw new NotImplemented('replacing an upstream\'s targets is not supported yet; change them with PUT /config') as GatewayError
+  })
+
+  app.post<{ Params: TargetParams }>('/upstreams/:name/targets/:address/disable', async (request) =>
+    setTargetEnabled(api.upstreams(), request.params.name, request.params.address, false))
+
+  app.post<{ Params: TargetParams }>('/upstreams/:name/targets/:address/enable', async (request) =>
+    setTargetEnabled(api.upstreams(), request.params.name, request.params.address, true))
+}
