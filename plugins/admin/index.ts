@@ -6,10 +6,11 @@ import type { FastifyInstance } from 'fastify'
 import adminErrors from './errors.js'
 import adminAuth from './auth.js'
 import adminHealth from './health.js'
+import adminConfig from './config.js'
 import adminUpstreams from './upstreams.js'
 import type { AdminPluginOptions } from './options.js'
 
-export const ADMIN_PLUGINS = [adminErrors, adminAuth, adminHealth, adminUpstreams] as const
+export const ADMIN_PLUGINS = [adminErrors, adminAuth, adminHealth, adminConfig, adminUpstreams] as const
 
 export async function registerAdminPlugins (app: FastifyInstance, options: AdminPluginOptions): Promise<void> {
   for (const plugin of ADMIN_PLUGINS) await app.register(plugin, options)

@@ -75,6 +75,25 @@ test('unknown admin paths get 404 JSON in the contract shape', async (t) => {
   assert.equal((await gw.admin('/health', { method: 'DELETE' })).status, 404)
 })
 
+test('bodies over 1 MB get 413, other content types 415, JSON that is not an object 400', async (t) => {
+  const blue = await startOrigin(t, 'blue')
+  const gw = await startAdminGateway(t, base(blue.address))
+  const big = await gw.admin('/config/validate', { body: JSON.stringify({ pad: 'x'.repeat(1024 * 1024) }), headers: { 'content-type': 'application/json' } })
+  assert.equal(big.status, 413)
+  assertContractError(big.json<ErrorBody>(), 413, 'PAYLOAD_TOO_LARGE')
+  const text = await gw.admin('/config/validate', { body: '{}', headers: { 'content-type': 'text/plain' } })
+  assert.equal(text.status, 415)
+  assertContractError(text.json<ErrorBody>(), 415, 'BAD_REQUEST')
+  for (const json of [[], 'a string', 42, null]) {
+    const res = await gw.admin('/config/validate', { json })
+    assert.equal(res.status, 400, JSON.stringify(json))
+    assertContractError(res.json<ErrorBody>(), 400, 'BAD_REQUEST')
+  }
+  const broken = await gw.admin('/config/validate', { body: '{"server":', headers: { 'content-type': 'application/json' } })
+  assert.equal(broken.status, 400)
+  assertContractError(broken.json<ErrorBody>(), 400, 'BAD_REQUEST')
+})
+
 test('PUT /upstreams/:name/targets answers 501 JSON until target sets can be replaced', async (t) => {
   const blue = await startOrigin(t, 'blue')
   const gw = await startAdminGateway(t, base(blue.address))
@@ -103,13 +122,16 @@ test('the admin listener is kept across reloads, moves when its address changes,
   assert.deepEqual(gw.gateway.adminAddress(), first)
   assert.equal((await gw.admin('/health')).status, 401, 'the old token is refused after the reload')
   assert.equal((await gw.admin('/health', { token: 'new-token' })).status, 200, 'the new token is taken at once')
-  await gw.gateway.apply({ ...reloaded, admin: { listen: { host: '::1', port: 0 }, token: 'new-token' } })
+  // A reload through the admin API that moves the listener: answered on the old one, then it closes.
+  const moved = await gw.admin('/config', { method: 'PUT', token: 'new-token', json: { ...reloaded, admin: { listen: { host: '::1', port: 0 }, token: 'new-token' } } })
+  assert.equal(moved.status, 200, moved.text)
   const second = gw.gateway.adminAddress()
   assert.ok(second !== null)
   assert.equal(second.host, '::1')
   const onV6 = await request(`http://[::1]:${second.port}/health`, { headers: { authorization: 'Bearer new-token' } })
   assert.equal(onV6.statusCode, 200)
   await onV6.body.dump()
+  // The old listener closes once the request that moved it has been answered.
   await pollUntil(async () => await refused(`http://127.0.0.1:${first.port}/health`), 20, 5000, 'the old admin listener still accepts connections')
   await gw.gateway.close(0)
   assert.ok(await refused(`http://[::1]:${second.port}/health`), 'the admin listener is closed with the gateway')
