@@ -8,9 +8,10 @@ import adminAuth from './auth.js'
 import adminHealth from './health.js'
 import adminConfig from './config.js'
 import adminUpstreams from './upstreams.js'
+import adminCache from './cache.js'
 import type { AdminPluginOptions } from './options.js'
 
-export const ADMIN_PLUGINS = [adminErrors, adminAuth, adminHealth, adminConfig, adminUpstreams] as const
+export const ADMIN_PLUGINS = [adminErrors, adminAuth, adminHealth, adminConfig, adminUpstreams, adminCache] as const
 
 export async function registerAdminPlugins (app: FastifyInstance, options: AdminPluginOptions): Promise<void> {
   for (const plugin of ADMIN_PLUGINS) await app.register(plugin, options)

@@ -103,6 +103,18 @@ test('PUT /upstreams/:name/targets answers 501 JSON until target sets can be rep
   assert.match(res.json<ErrorBody>().error.message, /not supported yet/)
 })
 
+test('POST /cache/purge checks its body and answers how many entries it purged', async (t) => {
+  const blue = await startOrigin(t, 'blue')
+  const gw = await startAdminGateway(t, base(blue.address))
+  assert.deepEqual((await gw.admin('/cache/purge', { json: { url: '/a?b=1' } })).json(), { purged: 0 })
+  assert.deepEqual((await gw.admin('/cache/purge', { json: { prefix: '/a', host: 'api.example.com' } })).json(), { purged: 0 })
+  for (const json of [{}, { url: 'a' }, { url: '/a', prefix: '/b' }, { url: '/a', colour: 'red' }]) {
+    const res = await gw.admin('/cache/purge', { json })
+    assert.equal(res.status, 400, JSON.stringify(json))
+    assertContractError(res.json<ErrorBody>(), 400, 'BAD_REQUEST')
+  }
+})
+
 test('a config without admin opens no admin listener', async (t) => {
   const blue = await startOrigin(t, 'blue')
   const gw = await startGateway(t, base(blue.address))
