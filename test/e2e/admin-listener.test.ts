@@ -121,6 +121,17 @@ test('a config without admin opens no admin listener', async (t) => {
   assert.equal(gw.gateway.adminAddress(), null)
 })
 
+test('a reload without admin closes the admin listener', async (t) => {
+  const blue = await startOrigin(t, 'blue')
+  const gw = await startAdminGateway(t, base(blue.address))
+  const address = gw.gateway.adminAddress()
+  assert.ok(address !== null)
+  await gw.gateway.apply({ ...base(blue.address), server: { listen: [{ host: '127.0.0.1', port: gw.port }], accessLog: false, logLevel: 'silent' } })
+  assert.equal(gw.gateway.adminAddress(), null)
+  await pollUntil(async () => await refused(`http://127.0.0.1:${address.port}/health`), 20, 5000, 'the admin listener still accepts connections')
+  assert.equal((await gw.get('/')).text, 'Response from BLUE')
+})
+
 test('the admin listener is kept across reloads, moves when its address changes, and closes with the gateway', async (t) => {
   const blue = await startOrigin(t, 'blue')
   const gw = await startAdminGateway(t, base(blue.address))

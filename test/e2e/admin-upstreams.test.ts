@@ -1,6 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'undici'
+import { join } from 'node:path'
+import { tempFolder } from '../helpers/files.js'
 import { startOrigin } from '../helpers/origin.js'
 import { startAdminGateway } from '../helpers/admin.js'
 import { within } from '../helpers/deadline.js'
@@ -115,4 +117,21 @@ test('an unknown upstream or target gets 404 JSON', async (t) => {
     assert.equal(body.error.code, 'NOT_FOUND')
     assert.equal(body.error.status, 404)
   }
+})
+
+test('a Unix socket target is named unix:<path>, its slashes escaped in the URL', async (t) => {
+  const dir = tempFolder(t, 'tollgate-admin-sock-')
+  const socketPath = join(dir, 'app.sock')
+  await startOrigin(t, 'sock', { socketPath })
+  const green = await startOrigin(t, 'green')
+  const gw = await startAdminGateway(t, {
+    upstreams: { app: { targets: [{ socketPath }, green.address] } },
+    routes: [{ name: 'r', upstream: 'app' }]
+  })
+  const listed = (await gw.admin('/upstreams')).json<{ upstreams: UpstreamSnapshot[] }>()
+  assert.equal(listed.upstreams[0]?.targets[0]?.address, `unix:${socketPath}`)
+  const res = await gw.admin(`/upstreams/app/targets/${encodeURIComponent(`unix:${socketPath}`)}/disable`, { method: 'POST' })
+  assert.equal(res.status, 200, res.text)
+  assert.equal(res.json<TargetSnapshot>().enabled, false)
+  for (let i = 0; i < 3; i++) assert.equal((await gw.get('/')).text, 'Response from GREEN')
 })
