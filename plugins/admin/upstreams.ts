@@ -18,9 +18,13 @@ export default async function adminUpstreams (app: FastifyInstance, options: Adm
     throw new NotImplemented('replacing an upstream\'s targets is not supported yet; change them with PUT /config') as GatewayError
   })
 
-  app.post<{ Params: TargetParams }>('/upstreams/:name/targets/:address/disable', async (request) =>
-    setTargetEnabled(api.upstreams(), request.params.name, request.params.address, false))
-
-  app.post<{ Params: TargetParams }>('/upstreams/:name/targets/:address/enable', async (request) =>
-    setTargetEnabled(api.upstreams(), request.params.name, request.params.address, true))
+  for (const [action, enabled] of [['disable', false], ['enable', true]] as const) {
+    app.post<{ Params: TargetParams }>(`/upstreams/:name/targets/:address/${action}`, async (request) => {
+      const { name, address } = request.params
+      const target = setTargetEnabled(api.upstreams(), name, address, enabled)
+      // An operator's change of rotation belongs in the log beside the health changes.
+      request.log.info({ upstream: name, target: address }, `target ${action}d through the admin API`)
+      return target
+    })
+  }
 }

@@ -72,8 +72,9 @@ async function buildAdminApp (api: AdminApi, token: () => AdminToken | null, log
     disableRequestLogging: true,
     genReqId: () => randomUUID(),
     bodyLimit: ADMIN_BODY_LIMIT,
-    // Closing lets requests in flight finish (a PUT /config among them) and refuses new ones.
-    return503OnClosing: true
+    // While a moved listener closes, a request still arriving on a kept-alive connection is
+    // served as usual: Fastify's own 503 would not have the contract's error shape.
+    return503OnClosing: false
   }) as unknown as FastifyInstance
   // Bodies are JSON objects only: a text/plain body gets 415 rather than a string.
   app.removeContentTypeParser('text/plain')
