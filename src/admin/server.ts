@@ -6,14 +6,14 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import { Ajv } from 'ajv'
 import type { Logger } from 'pino'
 import type { CompiledAdmin } from '../config/compile.js'
 import { registerAdminPlugins } from '../../plugins/admin/index.js'
 import type { AdminApi } from './api.js'
 import { AdminToken } from './token.js'
-import { ADMIN_BODY_LIMIT } from './limits.js'
+import { ADMIN_BODY_LIMIT, ADMIN_REQUEST_TIMEOUT_MS } from './limits.js'
 
 export class AdminServer {
   private spec: CompiledAdmin
@@ -69,7 +69,10 @@ export class AdminServer {
 async function buildAdminApp (api: AdminApi, token: () => AdminToken | null, logger: Logger): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger.child({ component: 'admin' }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    // A client that never finishes its request would otherwise hold the listener's close
+    // (a move, or the gateway's shutdown) open for as long as it likes.
+    requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
     genReqId: () => randomUUID(),
     bodyLimit: ADMIN_BODY_LIMIT,
     // While a moved listener closes, a request still arriving on a kept-alive connection is
