@@ -6,10 +6,11 @@
  * closed once they have. A config that fails to load or build changes nothing.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { dirname, resolve } from 'node:path'
 import pino, { type Logger } from 'pino'
 import type { Agent } from 'undici'
 import { buildApp, type AppVersion } from './app.js'
-import type { CompiledGateway, CompiledListener } from './config/compile.js'
+import type { CompiledAdmin, CompiledGateway, CompiledListener } from './config/compile.js'
 import { loadConfigFile, loadConfigObject, type LoadOptions } from './config/load.js'
 import { ConfigError } from './config/errors.js'
 import { UpstreamRegistry } from './upstream/registry.js'
@@ -19,7 +20,10 @@ import type { Target } from './upstream/target.js'
 import { kRequestContext, type RequestContext } from './context.js'
 import { CounterStores, type CounterStoreChange } from './stores/counter-stores.js'
 import type { HealthCheckDefinition } from './health/define.js'
-import type { AuthDefinition } from './auth/custom.js'
+import { defineAuth, type AuthDefinition } from './auth/custom.js'
+import { defineHealthCheck } from './health/define.js'
+import { AdminServer } from './admin/server.js'
+import type { AdminApi } from './admin/api.js'
 
 export interface ApplyOptions {
   /** The custom auth hooks (`defineAuth`) the config's routes name. */
@@ -52,6 +56,10 @@ export class Gateway {
   /** Rate-limit counts and the Redis connection: they outlive app versions. */
   readonly counterStores: CounterStores
   private readonly listeners = new Map<string, Listener>()
+  /** The admin API listener: outside app versions, replaced only when its address changes. */
+  private admin: AdminServer | null = null
+  /** Admin listeners being closed after a change of address; awaited by close(). */
+  private readonly adminClosing = new Set<Promise<void>>()
   private current: LiveVersion | null = null
   private applying: Promise<unknown> = Promise.resolve()
   private closed = false
@@ -97,6 +105,11 @@ export class Gateway {
     let sum = 0
     for (const listener of this.listeners.values()) sum += listener.acceptedConnections
     return sum
+  }
+
+  /** Where the admin API listens, or null without one. */
+  adminAddress (): { host: string, port: number } | null {
+    return this.admin?.address() ?? null
   }
 
   /** Live upstreams, by name (admin API, tests). */
@@ -159,6 +172,7 @@ export class Gateway {
     const checked = Promise.all(change.created.map(async u => await u.health.ready))
     let next: LiveVersion
     let builtApp: AppVersion | undefined
+    let admin: AdminChange | undefined
     try {
       stores = await this.counterStores.prepare(config)
       builtApp = await buildApp({
@@ -170,8 +184,10 @@ export class Gateway {
       })
       await checked
       next = live(builtApp)
+      admin = await this.prepareAdmin(config.admin)
       await this.syncListeners(config)
     } catch (err) {
+      await admin?.created?.close().catch(() => undefined)
       await Promise.all(change.created.map(u => u.close()))
       await stores?.created?.close()
       // Built but never used: close it (the variable is unset when the build itself failed).
@@ -182,12 +198,63 @@ export class Gateway {
     this.current = next
     this.upstreams.commit(change)
     this.counterStores.commit(stores)
+    this.commitAdmin(admin, config.admin)
     this.logger.level = config.server.logLevel
     this.logger.info({ routes: config.routes.length, upstreams: config.upstreams.size }, previous === null ? 'config applied' : 'config reloaded')
     if (previous !== null) {
       this.retire(previous).then(() => Promise.all([...change.retired.map(u => u.close()), stores.retired?.close()]))
         .catch(err => this.logger.warn({ err }, 'closing the previous app version failed'))
     }
+  }
+
+  /**
+   * The admin listener the config asks for: the running one when its address is unchanged,
+   * else a new one, already listening (a port in use refuses the config like any error).
+   */
+  private async prepareAdmin (spec: CompiledAdmin | null): Promise<AdminChange> {
+    const running = this.admin
+    if (spec === null) return { next: null, created: null, retired: running }
+    if (running?.serves(spec) === true) return { next: running, created: null, retired: null }
+    const created = new AdminServer(spec, this.adminApi, this.logger)
+    await created.listen()
+    return { next: created, created, retired: running }
+  }
+
+  private commitAdmin (change: AdminChange, spec: CompiledAdmin | null): void {
+    this.admin = change.next
+    if (spec !== null && change.created === null) change.next?.update(spec)
+    const retired = change.retired
+    if (retired === null) return
+    // Not awaited: the request that asked for this change (PUT /config) is in flight on it,
+    // and closing waits for that request to finish.
+    const closing = retired.close()
+      .catch(err => this.logger.warn({ err }, 'closing the previous admin listener failed'))
+      .finally(() => this.adminClosing.delete(closing))
+    this.adminClosing.add(closing)
+  }
+
+  /** What the admin API acts on. */
+  private readonly adminApi: AdminApi = {
+    runningConfig: () => this.current?.config.source ?? null,
+    upstreams: () => this.upstreams.all,
+    apply: async (raw) => {
+      await this.serialised(async () => {
+        await this.swap(this.compileObject(raw))
+      })
+    },
+    validate: (raw) => {
+      this.compileObject(raw)
+    }
+  }
+
+  /**
+   * Compiles a config sent to the admin API: relative paths resolve as in the config file,
+   * and the custom auth hooks and health checks the running config uses stay available to it.
+   */
+  private compileObject (raw: Record<string, unknown>): CompiledGateway {
+    const baseDir = this.configFile === null ? process.cwd() : dirname(resolve(this.configFile))
+    const running = this.current?.config
+    return loadConfigObject(raw, { baseDir, ...(running === undefined ? {} : definitionsOf(running)) }).compiled
   }
 
   /** Opens listeners the config added, updates kept ones, drains the ones it removed. */
@@ -256,7 +323,9 @@ export class Gateway {
     const grace = graceMs ?? this.current?.config.server.gracefulShutdownMs ?? 0
     const listeners = [...this.listeners.values()]
     this.listeners.clear()
-    await Promise.all(listeners.map(l => l.close(grace)))
+    const admin = this.admin
+    this.admin = null
+    await Promise.all([...listeners.map(l => l.close(grace)), admin?.close(), ...this.adminClosing])
     const version = this.current
     this.current = null
     if (version !== null) {
@@ -289,6 +358,28 @@ function onResponseClose (res: GatewayResponse): void {
     }
   }
   if (--version.inflight === 0 && version.retired) version.markDrained()
+}
+
+interface AdminChange {
+  readonly next: AdminServer | null
+  /** Opened for this change: closed again if the change is abandoned. */
+  readonly created: AdminServer | null
+  /** No longer wanted once the change is committed. */
+  readonly retired: AdminServer | null
+}
+
+/** The `defineAuth` hooks and `defineHealthCheck` checks a running config uses. */
+function definitionsOf (config: CompiledGateway): Required<ApplyOptions> {
+  const auth = new Map<string, AuthDefinition>()
+  for (const route of config.routes) {
+    if (route.auth?.type === 'custom') auth.set(route.auth.name, defineAuth(route.auth.name, route.auth.hook))
+  }
+  const healthChecks = new Map<string, HealthCheckDefinition>()
+  for (const upstream of config.upstreams.values()) {
+    const check = upstream.health.check
+    if (check?.type === 'custom') healthChecks.set(check.name, defineHealthCheck(check.name, check.check))
+  }
+  return { auth: auth.values(), healthChecks: healthChecks.values() }
 }
 
 async function closeQuietly (version: AppVersion | undefined): Promise<void> {

@@ -8,11 +8,11 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
-import type { GatewayFileConfig, HeaderRulesConfig, ListenConfig, RetriesConfig, RouteFileConfig, ServerConfig, TargetConfig, UpstreamConfig } from './schema.js'
+import type { AdminConfig, GatewayFileConfig, HeaderRulesConfig, ListenConfig, RetriesConfig, RouteFileConfig, ServerConfig, TargetConfig, UpstreamConfig } from './schema.js'
 import { IssueList, joinPath } from './errors.js'
 import { parseDuration, parseSize } from './units.js'
 import { cookieNameProblem, headerNameProblem, headerValueProblem } from './http-names.js'
-import { parseHostPort, formatHostPort } from '../net/address.js'
+import { parseHostPort, formatHostPort, isLoopbackHost } from '../net/address.js'
 import { parseCidr } from '../net/cidr.js'
 import type { TargetSpec } from '../upstream/target.js'
 import type { BalancerOptions, HashKey } from '../upstream/balancer/index.js'
@@ -138,10 +138,20 @@ export interface CompiledGateway {
   readonly routes: readonly CompiledRoute[]
   /** `redis`, when given: what `store: redis` uses. */
   readonly redis: CompiledRedis | null
+  /** The admin API listener, or null when the config has no `admin`. */
+  readonly admin: CompiledAdmin | null
+}
+
+export interface CompiledAdmin {
+  readonly host: string
+  readonly port: number
+  /** null: requests need no token (allowed on loopback only). */
+  readonly token: string | null
 }
 
 export const DEFAULTS = Object.freeze({
   listen: { host: '0.0.0.0', port: 8080 },
+  adminListen: { host: '127.0.0.1', port: 9090 },
   gracefulShutdownMs: 30_000,
   logLevel: 'info',
   headersTimeoutMs: 10_000,
@@ -203,8 +213,23 @@ export function compileGateway (config: GatewayFileConfig, options: CompileOptio
     if (compiled !== undefined) routes.push(compiled)
   })
   const redis = config.redis === undefined ? null : compileRedis(config.redis, issues)
+  const admin = config.admin === undefined ? null : compileAdmin(config.admin, issues)
   issues.throwIfAny()
-  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes, redis })
+  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes, redis, admin })
+}
+
+/**
+ * `admin`: an admin API anyone on the network can reach must ask for a token, since it
+ * can replace the whole config. Loopback-only listeners may go without one.
+ */
+function compileAdmin (admin: AdminConfig, issues: IssueList): CompiledAdmin {
+  const host = admin.listen?.host ?? DEFAULTS.adminListen.host
+  const port = admin.listen?.port ?? DEFAULTS.adminListen.port
+  const token = admin.token ?? null
+  if (token === null && !isLoopbackHost(host)) {
+    issues.add('admin.token', `is required when admin.listen.host (${host}) is not a loopback address`)
+  }
+  return { host, port, token }
 }
 
 export interface CompiledRedis {

@@ -296,8 +296,19 @@ export const RedisSchema = closed({
   commandTimeout: Type.Optional(Duration)
 })
 
+// ---------------------------------------------------------------- admin API
+
+export const AdminSchema = closed({
+  listen: Type.Optional(closed({
+    host: Type.Optional(Type.String({ minLength: 1, description: 'address to bind, default 127.0.0.1' })),
+    port: Type.Optional(Port)
+  })),
+  token: Type.Optional(Type.String({ minLength: 1, description: 'the bearer token every admin request must carry; required off loopback' }))
+}, 'the admin API listener; absent = none')
+
 export const GatewayConfigSchema = closed({
   server: Type.Optional(ServerSchema),
+  admin: Type.Optional(AdminSchema),
   redis: Type.Optional(RedisSchema),
   upstreams: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), UpstreamSchema)),
   routes: Type.Optional(Type.Array(RouteSchema))
@@ -322,6 +333,7 @@ export type ConcurrencyConfig = Static<typeof ConcurrencySchema>
 export type InspectConfig = Static<typeof InspectSchema>
 export type AuthConfig = Static<typeof AuthSchema>
 export type RedisConfig = Static<typeof RedisSchema>
+export type AdminConfig = Static<typeof AdminSchema>
 /** A route as written in the config file (no hooks: those exist only in TypeScript). */
 export type RouteFileConfig = Static<typeof RouteSchema>
 /** The config file as written (YAML, JSON or `defineGateway`), before compilation. */

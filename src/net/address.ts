@@ -47,3 +47,14 @@ export function parseHostPort (text: string, defaultPort: number): HostPort {
 export function formatHostPort (host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`
 }
+
+/**
+ * True for hosts only this machine can reach: 127.0.0.0/8, ::1 (also IPv4-mapped) and
+ * `localhost`. Anything else, a hostname included, may resolve to an outside interface.
+ */
+export function isLoopbackHost (host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+  if (bare.toLowerCase() === 'localhost' || bare === '::1') return true
+  const v4 = bare.toLowerCase().startsWith('::ffff:') ? bare.slice(7) : bare
+  return isIP(v4) === 4 && v4.startsWith('127.')
+}

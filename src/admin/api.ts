@@ -1,0 +1,20 @@
+/**
+ * What the admin API acts on: the running gateway, seen through the few operations the
+ * endpoints need. The Gateway provides it; tests may provide their own.
+ */
+import type { GatewayFileConfig } from '../config/schema.js'
+import type { Upstream } from '../upstream/upstream.js'
+
+/** The live upstreams, by name, as the gateway holds them now. */
+export type LiveUpstreams = ReadonlyMap<string, Upstream>
+
+export interface AdminApi {
+  /** The running config as loaded (env substituted), or null before the first apply. */
+  runningConfig (): Readonly<GatewayFileConfig> | null
+  /** The live upstreams now. */
+  upstreams (): LiveUpstreams
+  /** Validates and applies a whole config (build-then-swap). Throws ConfigError; nothing changes then. */
+  apply (config: Record<string, unknown>): Promise<void>
+  /** Validates and compiles a config without applying it. Throws ConfigError. */
+  validate (config: Record<string, unknown>): void
+}
