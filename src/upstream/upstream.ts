@@ -5,7 +5,7 @@
  */
 import type { Pool } from 'undici'
 import type { CompiledUpstream } from '../config/compile.js'
-import { Target, type TargetSnapshot } from './target.js'
+import { Target, type TargetSnapshot, type TargetSource, type TargetSpec } from './target.js'
 import type { Balancer, BalancerInput } from './balancer/index.js'
 import { createBalancer } from './balancer/create.js'
 import { UpstreamAttempt } from './attempt.js'
@@ -30,6 +30,11 @@ export interface UpstreamSnapshot {
   readonly targets: readonly TargetSnapshot[]
 }
 
+/** What `replaceTargets` did: the ids added, kept and removed, or why nothing changed. */
+export type TargetSetChange =
+  | { readonly applied: true, readonly added: readonly string[], readonly kept: readonly string[], readonly removed: readonly string[] }
+  | { readonly applied: false, readonly reason: string }
+
 export class Upstream {
   readonly name: string
   /** Active checks, passive ejection and health notifications of the targets. */
@@ -38,6 +43,10 @@ export class Upstream {
   private targetList: readonly Target[]
   private balancer: Balancer
   private readonly slots = new Map<Target, TargetSlot>()
+  /** The last set each source gave; the target list is their union, static first. */
+  /** Pools of removed targets, closing once their in-flight requests are done. */
+  private readonly closing = new Set<Promise<void>>()
+  private readonly specs = new Map<TargetSource, readonly TargetSpec[]>()
   private readonly events: ConnectionEvents
 
   constructor (config: CompiledUpstream, events: ConnectionEvents, log: HealthLog) {
@@ -45,6 +54,7 @@ export class Upstream {
     this.compiled = config
     this.events = events
     this.targetList = config.targets.map(spec => new Target(spec))
+    this.specs.set('static', config.targets)
     for (const target of this.targetList) this.slots.set(target, this.slotFor(target))
     this.balancer = createBalancer(config.balancer, this.targetList)
     this.health = new UpstreamHealth(config.name, this.targetList, config.tls, config.health, log)
@@ -77,6 +87,61 @@ export class Upstream {
 
   get targets (): readonly Target[] {
     return this.targetList
+  }
+
+  /**
+   * Replaces the targets `source` gives with `specs`, in one step as far as requests can
+   * tell: a target that stays (same id) keeps its object, so its health, in-flight count
+   * and pooled connections; a new one gets a pool and, when configured, health checks; a
+   * removed one leaves rotation at once (even for retries of requests already under way)
+   * and its pool closes once its in-flight requests are done. The balancer is rebuilt over
+   * the new list and swapped in. An empty set is refused: a source that suddenly finds
+   * nothing is far more often broken than right, and keeping the last good set keeps
+   * traffic flowing.
+   */
+  replaceTargets (specs: readonly TargetSpec[], source: TargetSource): TargetSetChange {
+    if (specs.length === 0) return { applied: false, reason: `${source} gave an empty target set` }
+    const next = new Map(this.specs)
+    next.set(source, specs)
+    const byId = new Map(this.targetList.map(target => [target.id, target]))
+    const list: Target[] = []
+    const seen = new Set<string>()
+    const added: string[] = []
+    const kept: string[] = []
+    for (const from of ['static', 'discovery'] as const) {
+      for (const spec of next.get(from) ?? []) {
+        const id = spec.address.id
+        if (seen.has(id)) continue
+        seen.add(id)
+        let target = byId.get(id)
+        if (target !== undefined && target.backup === spec.backup) {
+          target.weight = spec.weight
+          kept.push(id)
+        } else {
+          target = new Target(spec)
+          added.push(id)
+        }
+        target.source = from
+        list.push(target)
+      }
+    }
+    const stay = new Set(list)
+    const removed = this.targetList.filter(target => !stay.has(target))
+    for (const target of list) if (!this.slots.has(target)) this.slots.set(target, this.slotFor(target))
+    this.specs.set(source, specs)
+    this.targetList = list
+    this.balancer = createBalancer(this.compiled.balancer, list)
+    for (const target of removed) target.retired = true
+    this.health.resync(list)
+    for (const target of removed) {
+      const slot = this.slots.get(target)
+      this.slots.delete(target)
+      // undici's close waits for the requests already queued or running on the pool.
+      if (slot === undefined) continue
+      const closing = slot.pool.close().catch(() => undefined).finally(() => this.closing.delete(closing))
+      this.closing.add(closing)
+    }
+    return { applied: true, added, kept, removed: removed.map(target => target.id) }
   }
 
   /** upstream_peer: the balancer's choice first, then fallbacks for retries. */
@@ -115,6 +180,7 @@ export class Upstream {
   async close (): Promise<void> {
     this.health.stop()
     await Promise.all([...this.slots.values()].map(slot => slot.pool.close().catch(() => undefined)))
+    await Promise.all([...this.closing])
   }
 
   private slotFor (target: Target): TargetSlot {
