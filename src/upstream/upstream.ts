@@ -11,6 +11,8 @@ import { createBalancer } from './balancer/create.js'
 import { UpstreamAttempt } from './attempt.js'
 import { createTargetPool, originOf, sniOf, type ConnectionEvents } from './dispatcher.js'
 import { UpstreamHealth, type HealthLog } from '../health/upstream-health.js'
+import { DiscoveryRunner } from '../discovery/source.js'
+import { createDiscoverySource } from '../discovery/index.js'
 
 interface TargetSlot {
   readonly pool: Pool
@@ -39,6 +41,8 @@ export class Upstream {
   readonly name: string
   /** Active checks, passive ejection and health notifications of the targets. */
   readonly health: UpstreamHealth
+  /** The discovery source's runner; null without `discovery`. Started with `start()`. */
+  readonly discovery: DiscoveryRunner | null
   private compiled: CompiledUpstream
   private targetList: readonly Target[]
   private balancer: Balancer
@@ -58,6 +62,31 @@ export class Upstream {
     for (const target of this.targetList) this.slots.set(target, this.slotFor(target))
     this.balancer = createBalancer(config.balancer, this.targetList)
     this.health = new UpstreamHealth(config.name, this.targetList, config.tls, config.health, log)
+    this.discovery = config.discovery === null
+      ? null
+      : new DiscoveryRunner(config.name, createDiscoverySource(config.discovery, config.tls === null ? 80 : 443), config.discovery.intervalMs,
+        (specs) => this.replaceTargets(specs, 'discovery'), log)
+  }
+
+  /** Starts discovery and health checks: call once the upstream is to be used. */
+  start (): void {
+    this.discovery?.start()
+    this.health.start()
+  }
+
+  /**
+   * Resolves once the first discovered set (if any) is in place and every target has its
+   * first health check result: before this, the upstream may not know where to send traffic.
+   */
+  async ready (): Promise<void> {
+    await this.discovery?.ready
+    await this.health.ready
+  }
+
+  /** Stops discovery and health checks at once; the pools stay open until `close`. */
+  stop (): void {
+    this.discovery?.stop()
+    this.health.stop()
   }
 
   /** The compiled config this upstream runs with (the latest, after a reload that kept it). */
@@ -176,9 +205,9 @@ export class Upstream {
     return slot
   }
 
-  /** Stops the health checks, and closes every pool once its in-flight requests are done. */
+  /** Stops discovery and the health checks, and closes every pool once its in-flight requests are done. */
   async close (): Promise<void> {
-    this.health.stop()
+    this.stop()
     await Promise.all([...this.slots.values()].map(slot => slot.pool.close().catch(() => undefined)))
     await Promise.all([...this.closing])
   }

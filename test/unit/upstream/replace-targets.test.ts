@@ -17,7 +17,7 @@ function build (t: TestContext, config: UpstreamConfig): Upstream {
   const compiled = compileGateway({ upstreams: { u: config } }, { baseDir: process.cwd() }).upstreams.get('u')
   assert.ok(compiled !== undefined)
   const upstream = new Upstream(compiled, { onConnection: () => undefined }, quiet)
-  upstream.health.start()
+  upstream.start()
   t.after(async () => await upstream.close())
   return upstream
 }
