@@ -51,6 +51,8 @@ export class Upstream {
   /** Pools of removed targets, closing once their in-flight requests are done. */
   private readonly closing = new Set<Promise<void>>()
   private readonly specs = new Map<TargetSource, readonly TargetSpec[]>()
+  /** Each target's weight when the balancer was built, in `targetList` order. */
+  private weights: readonly number[] = []
   private readonly events: ConnectionEvents
 
   constructor (config: CompiledUpstream, events: ConnectionEvents, log: HealthLog) {
@@ -59,6 +61,7 @@ export class Upstream {
     this.events = events
     this.targetList = config.targets.map(spec => new Target(spec))
     this.specs.set('static', config.targets)
+    this.weights = this.targetList.map(target => target.weight)
     for (const target of this.targetList) this.slots.set(target, this.slotFor(target))
     this.balancer = createBalancer(config.balancer, this.targetList)
     this.health = new UpstreamHealth(config.name, this.targetList, config.tls, config.health, log)
@@ -156,8 +159,16 @@ export class Upstream {
     }
     const stay = new Set(list)
     const removed = this.targetList.filter(target => !stay.has(target))
-    for (const target of list) if (!this.slots.has(target)) this.slots.set(target, this.slotFor(target))
     this.specs.set(source, specs)
+    // Sources repeat their answer every interval: the same set must not restart the health
+    // checks' schedule or the balancer's rotation each time.
+    const weightsBefore = this.weights
+    this.weights = list.map(target => target.weight)
+    if (added.length === 0 && removed.length === 0 && list.length === this.targetList.length &&
+      list.every((target, i) => target === this.targetList[i] && target.weight === weightsBefore[i])) {
+      return { applied: true, added, kept, removed: [] }
+    }
+    for (const target of list) if (!this.slots.has(target)) this.slots.set(target, this.slotFor(target))
     this.targetList = list
     this.balancer = createBalancer(this.compiled.balancer, list)
     for (const target of removed) target.retired = true

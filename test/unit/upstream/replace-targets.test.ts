@@ -93,3 +93,16 @@ test('health checks follow the set: a target that stays keeps its verdict, a new
   assert.ok(upstream.health.generation > generation)
   assert.equal(upstream.health.armedTimers, 2)
 })
+
+test('the same set again changes nothing: the rotation and the health checks run on', async (t) => {
+  const upstream = build(t, { targets: ['127.0.0.1:1', '127.0.0.1:2'], healthCheck: { type: 'tcp', interval: '1h', timeout: 50 } })
+  upstream.replaceTargets([spec(3)], 'discovery')
+  const generation = upstream.health.generation
+  assert.deepEqual(picks(upstream, 1), ['127.0.0.1:1'])
+  const change = upstream.replaceTargets([spec(3)], 'discovery')
+  assert.deepEqual(change, { applied: true, added: [], kept: ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'], removed: [] })
+  assert.equal(upstream.health.generation, generation)
+  assert.deepEqual(picks(upstream, 2), ['127.0.0.1:2', '127.0.0.1:3'])
+  upstream.replaceTargets([spec(3, 5)], 'discovery')
+  assert.equal(upstream.health.generation, generation + 1, 'a new weight is a new set')
+})
