@@ -16,6 +16,7 @@ import { compileTarget } from '../config/compile.js'
 import type { Discovered, DiscoverySource } from './source.js'
 
 const MAX_WEIGHT = 1000
+const IPV6_LINE = /^\[[0-9A-Fa-f:.]+\](:\d+)?(\s+\d+)?$/
 
 export class FileSource implements DiscoverySource {
   readonly description: string
@@ -64,7 +65,8 @@ export class FileSource implements DiscoverySource {
 export function parseTargetFile (text: string, defaultPort: number): TargetSpec[] {
   const body = text.replace(/^\uFEFF/, '')
   const first = body.split('\n').map(line => line.replace(/#.*/, '').trim()).find(line => line !== '')
-  if (first !== undefined && (first.startsWith('-') || first.startsWith('['))) return parseYamlList(body, defaultPort)
+  // A bracket opens both a YAML flow list and an IPv6 address: `[::1]:8080 2` is a line.
+  if (first !== undefined && (first.startsWith('-') || (first.startsWith('[') && !IPV6_LINE.test(first)))) return parseYamlList(body, defaultPort)
   const specs: TargetSpec[] = []
   const seen = new Set<string>()
   body.split('\n').forEach((raw, i) => {

@@ -39,6 +39,11 @@ test('a line file: address[ weight] a line, comments and blank lines skipped, th
   assert.deepEqual(specs.map(s => `${s.address.id}*${s.weight}`), ['10.0.0.1:8080*3', '10.0.0.2:80*1', '[::1]:9000*1'])
 })
 
+test('a line file may begin with an IPv6 address; a flow list is YAML', () => {
+  assert.deepEqual(parseTargetFile('[::1]:9000 2\n127.0.0.1:1\n', 80).map(s => `${s.address.id}*${s.weight}`), ['[::1]:9000*2', '127.0.0.1:1*1'])
+  assert.deepEqual(parseTargetFile('[10.0.0.1:1, "[::1]:2"]\n', 80).map(s => s.address.id), ['10.0.0.1:1', '[::1]:2'])
+})
+
 test('a YAML list in the targets shape', () => {
   const specs = parseTargetFile('# from the deploy job\n- 10.0.0.1:8080\n- { address: 10.0.0.2:8080, weight: 2 }\n- socketPath: /tmp/app.sock\n', 80)
   assert.deepEqual(specs.map(s => `${s.address.id}*${s.weight}`), ['10.0.0.1:8080*1', '10.0.0.2:8080*2', 'unix:/tmp/app.sock*1'])
