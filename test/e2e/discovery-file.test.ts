@@ -38,7 +38,7 @@ test('a reload keeps the source when discovery is unchanged and stops it when it
   writeFileSync(file, `${blue.address}\n`)
   const config = { upstreams: { u: { discovery: { type: 'file' as const, path: file, interval: '1s' } } }, routes: [{ name: 'r', upstream: 'u' }] }
   const gw = await startGateway(t, config)
-  const server = { accessLog: false, listen: [{ host: '127.0.0.1', port: gw.port }] }
+  const server = { accessLog: false, logLevel: 'silent' as const, listen: [{ host: '127.0.0.1', port: gw.port }] }
   const first = gw.gateway.liveUpstreams.get('u')
   assert.ok(first?.discovery != null)
   await gw.gateway.apply({ ...config, server })

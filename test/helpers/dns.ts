@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process'
 import { accessSync, constants, writeFileSync } from 'node:fs'
 import { createSocket } from 'node:dgram'
+import { createServer, type AddressInfo } from 'node:net'
 import { once } from 'node:events'
 import { delimiter, join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -52,14 +53,26 @@ export interface DnsOptions {
   readonly args?: readonly string[]
 }
 
-/** A UDP port nothing holds now. dnsmasq binds it next; a lost race is retried below. */
-async function freeUdpPort (): Promise<number> {
-  const socket = createSocket('udp4')
-  socket.bind(0, '127.0.0.1')
-  await once(socket, 'listening')
-  const port = socket.address().port
-  await new Promise<void>(resolve => socket.close(() => resolve()))
-  return port
+/**
+ * A port free for both UDP and TCP on 127.0.0.1 now (dnsmasq binds both). It binds it next;
+ * a port taken in between is a lost race, retried below.
+ */
+async function freeDnsPort (): Promise<number> {
+  for (let tries = 0; tries < 20; tries++) {
+    const tcp = createServer()
+    tcp.listen(0, '127.0.0.1')
+    await once(tcp, 'listening')
+    const port = (tcp.address() as AddressInfo).port
+    const udp = createSocket('udp4')
+    const bound = await new Promise<boolean>(resolve => {
+      udp.once('error', () => resolve(false))
+      udp.bind(port, '127.0.0.1', () => resolve(true))
+    })
+    if (bound) await new Promise<void>(resolve => udp.close(() => resolve()))
+    await new Promise<void>(resolve => tcp.close(() => resolve()))
+    if (bound) return port
+  }
+  throw new Error('no port free for both UDP and TCP on 127.0.0.1')
 }
 
 export async function startDnsmasq (t: TestContext, options: DnsOptions): Promise<TestDns> {
@@ -70,7 +83,7 @@ export async function startDnsmasq (t: TestContext, options: DnsOptions): Promis
   writeFileSync(hosts, options.hosts)
   let lastError = ''
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freeUdpPort()
+    const port = await freeDnsPort()
     // dnsmasq logs to stderr ("-"); the shell hands that to stdout, where ChildLines reads
     // lines, and then becomes dnsmasq itself (exec), so the PID is dnsmasq's.
     const child = spawn('/bin/sh', ['-c', 'exec "$@" 2>&1', 'sh', binary,
@@ -88,7 +101,7 @@ export async function startDnsmasq (t: TestContext, options: DnsOptions): Promis
     } catch (err) {
       lastError = `${(err as Error).message}\n${out.stderr}`
       await endChild(out, () => child.kill('SIGTERM'), 3000)
-      if (/in use/i.test(out.stderr)) continue
+      if (/in use/i.test(out.lines.join('\n') + out.stderr)) continue
       throw new Error(lastError)
     }
     t.after(async () => { await endChild(out, () => child.kill('SIGTERM'), 3000) })
