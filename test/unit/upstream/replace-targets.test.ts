@@ -10,6 +10,7 @@ import type { Target, TargetSpec } from '../../../src/upstream/target.js'
 import type { UpstreamConfig } from '../../../src/config/schema.js'
 import type { HealthLog } from '../../../src/health/upstream-health.js'
 import { waitUntil } from '../../helpers/health.js'
+import { within } from '../../helpers/deadline.js'
 
 const quiet: HealthLog = { info: () => undefined, warn: () => undefined, error: () => undefined }
 
@@ -79,7 +80,8 @@ test('an empty set is refused and the last good set kept', (t) => {
 
 test('health checks follow the set: a target that stays keeps its verdict, a new one is checked', async (t) => {
   const upstream = build(t, { targets: ['127.0.0.1:1'], healthCheck: { type: 'tcp', interval: 50, timeout: 50 } })
-  await upstream.health.ready
+  // The probe timers do not hold the process open: the deadline's timer does.
+  await within(upstream.health.ready, 2000, 'the first check never ended')
   const first = upstream.targets[0] as Target
   assert.equal(first.check, 'unhealthy')
   const generation = upstream.health.generation
