@@ -166,10 +166,11 @@ export class Gateway {
     if (this.current === null) this.logger.level = config.server.logLevel
     const change = this.upstreams.prepare(config.upstreams)
     let stores: CounterStoreChange | undefined
-    // A new upstream takes traffic once its targets have had their first check result:
-    // one that is down from the outset is never sent a request. Each probe is cut by its
-    // timeout, so this waits at most that long, while the app is being built.
-    const checked = Promise.all(change.created.map(async u => await u.health.ready))
+    // A new upstream takes traffic once its first discovered set is in and its targets have
+    // had their first check result: one that is down from the outset is never sent a
+    // request. Each question and probe is cut by its timeout, so this waits at most that
+    // long, while the app is being built.
+    const checked = Promise.all(change.created.map(async u => await u.ready()))
     let next: LiveVersion
     let builtApp: AppVersion | undefined
     let admin: AdminChange | undefined

@@ -13,6 +13,7 @@ import { IssueList, joinPath } from './errors.js'
 import { parseDuration, parseSize } from './units.js'
 import { cookieNameProblem, headerNameProblem, headerValueProblem } from './http-names.js'
 import { parseHostPort, formatHostPort, isLoopbackHost } from '../net/address.js'
+import { compileDiscovery, type CompiledDiscovery } from '../discovery/config.js'
 import { parseCidr } from '../net/cidr.js'
 import type { TargetSpec } from '../upstream/target.js'
 import type { BalancerOptions, HashKey } from '../upstream/balancer/index.js'
@@ -100,6 +101,12 @@ export interface CompiledUpstream {
   readonly retries: RetryPolicy
   /** Active checks, passive ejection and the webhook; kept apart from `fingerprint`. */
   readonly health: CompiledHealth
+  /**
+   * Where more targets come from, or null. Part of `fingerprint`: a reload that changes it
+   * rebuilds the upstream (its source stops with the old one); one that does not keeps the
+   * running source and the set it found.
+   */
+  readonly discovery: CompiledDiscovery | null
 }
 
 export type PathRewrite = ReturnType<typeof compilePathRewrite>
@@ -348,9 +355,10 @@ function compileUpstream (name: string, upstream: UpstreamConfig, options: Compi
   }
   addTargets(upstream.targets, 'targets')
   addTargets(upstream.backup, 'backup')
-  if ((upstream.targets ?? []).length === 0) {
+  if ((upstream.targets ?? []).length === 0 && upstream.discovery === undefined) {
     issues.add(joinPath(path, 'targets'), 'must list at least one target')
   }
+  const discovery = upstream.discovery === undefined ? null : compileDiscovery(upstream.discovery, joinPath(path, 'discovery'), baseDir, issues)
 
   let tls: CompiledUpstreamTls | null = null
   if (tlsEnabled && upstream.tls !== undefined) {
@@ -409,7 +417,8 @@ function compileUpstream (name: string, upstream: UpstreamConfig, options: Compi
       keepAliveMs: Math.min(idleMs, duration(upstream.pool?.keepAlive, DEFAULTS.keepAliveMs, joinPath(joinPath(path, 'pool'), 'keepAlive'), issues))
     },
     retries: compileRetries(upstream.retries, undefined),
-    health: compileHealth(upstream, path, options.healthChecks, issues)
+    health: compileHealth(upstream, path, options.healthChecks, issues),
+    discovery
   }
 }
 
@@ -424,7 +433,8 @@ function fingerprintOf (upstream: UpstreamConfig, tls: CompiledUpstreamTls | nul
   return hash.digest('base64url')
 }
 
-function compileTarget (target: TargetConfig, defaultPort: number, backup: boolean): TargetSpec {
+/** One `targets` entry as a target spec; throws a readable Error for a bad address. */
+export function compileTarget (target: TargetConfig, defaultPort: number, backup: boolean): TargetSpec {
   if (typeof target === 'string') return { address: tcpAddress(target, defaultPort), weight: 1, backup }
   if ('socketPath' in target) {
     return { address: { kind: 'unix', socketPath: target.socketPath, id: `unix:${target.socketPath}` }, weight: target.weight ?? 1, backup }

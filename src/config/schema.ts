@@ -163,9 +163,27 @@ export const NotifySchema = closed({
   webhook: Type.String({ minLength: 1, description: 'http(s) URL POSTed a JSON event when a target or the whole upstream changes health' })
 })
 
+/**
+ * One object for every source type, as for health checks: a key given to the wrong type
+ * is reported by name; which keys each type takes is checked in `discovery/config.ts`.
+ */
+export const DiscoverySchema = closed({
+  type: Type.Union([Type.Literal('dns'), Type.Literal('file'), Type.Literal('docker')], { errorMessage: 'must be dns, file or docker' }),
+  host: Type.Optional(Type.String({ minLength: 1, description: 'dns: the name to resolve' })),
+  record: Type.Optional(Type.Union([Type.Literal('A'), Type.Literal('AAAA'), Type.Literal('SRV')], { errorMessage: 'must be A, AAAA or SRV' })),
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'dns A/AAAA, docker: the targets\' port', errorMessage: 'must be a port from 1 to 65535' })),
+  servers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'dns: resolvers to ask instead of the system\'s, as ip[:port]' })),
+  path: Type.Optional(Type.String({ minLength: 1, description: 'file: one address[ weight] a line, or a YAML list of targets' })),
+  socketPath: Type.Optional(Type.String({ minLength: 1, description: 'docker: the Engine API\'s Unix socket' })),
+  labels: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String(), { description: 'docker: labels a container must carry' })),
+  network: Type.Optional(Type.String({ minLength: 1, description: 'docker: the network whose address is used' })),
+  interval: Type.Optional(Duration)
+})
+
 export const UpstreamSchema = closed({
   targets: Type.Optional(Type.Array(TargetSchema)),
   backup: Type.Optional(Type.Array(TargetSchema)),
+  discovery: Type.Optional(DiscoverySchema),
   balancer: Type.Optional(BalancerSchema),
   hash: Type.Optional(closed({
     key: Type.String({

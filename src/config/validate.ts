@@ -86,7 +86,7 @@ function toIssues (errors: readonly ErrorObject[]): { path: string, message: str
  */
 const NOT_YET_SUPPORTED: readonly { readonly at: RegExp, readonly keys: ReadonlySet<string> }[] = [
   { at: /^$/, keys: new Set(['metrics', 'cache']) },
-  { at: /^\/upstreams\/[^/]+$/, keys: new Set(['discovery', 'proxy']) },
+  { at: /^\/upstreams\/[^/]+$/, keys: new Set(['proxy']) },
   { at: /^\/routes\/\d+$/, keys: new Set(['websocket', 'cache']) },
   { at: /^\/server\/listen\/\d+$/, keys: new Set(['http2']) }
 ]

@@ -31,7 +31,7 @@ export interface HealthLog {
 
 export class UpstreamHealth implements EjectionEvents {
   readonly upstream: string
-  private readonly targets: readonly Target[]
+  private targets: readonly Target[]
   private readonly tls: CompiledUpstreamTls | null
   private readonly log: HealthLog
   private current: CompiledHealth
@@ -125,6 +125,29 @@ export class UpstreamHealth implements EjectionEvents {
     this.startPassive()
   }
 
+  /**
+   * The upstream's target set changed (discovery, or an operator): check the new set from
+   * now on. Targets that stay keep their verdict, streak and any ejection under way; new
+   * ones start `unknown` and get their first probe within one interval.
+   */
+  resync (targets: readonly Target[]): void {
+    const kept = new Map<Target, ConsecutiveResults>()
+    this.targets.forEach((target, i) => {
+      const results = this.results[i]
+      if (results !== undefined) kept.set(target, results)
+    })
+    if (this.stopped || this.runs === 0) {
+      this.targets = targets
+      return
+    }
+    this.stopChecks()
+    this.stopPassive()
+    this.targets = targets
+    this.startChecks(kept)
+    this.startPassive()
+    this.updateUpstream(null, Date.now())
+  }
+
   /** Stops every probe, timer and webhook delivery; the targets keep their last state. */
   stop (): void {
     if (this.stopped) return
@@ -143,7 +166,7 @@ export class UpstreamHealth implements EjectionEvents {
     this.update(target, reason)
   }
 
-  private startChecks (): void {
+  private startChecks (kept: ReadonlyMap<Target, ConsecutiveResults> = new Map()): void {
     const check = this.current.check
     this.runs++
     if (check === null) {
@@ -153,7 +176,7 @@ export class UpstreamHealth implements EjectionEvents {
     const run = this.runs
     this.probe = createProbe(check, this.upstream, this.tls)
     this.controller = new AbortController()
-    this.results = this.targets.map(target => new ConsecutiveResults(check.healthyThreshold, check.unhealthyThreshold, target.check ?? 'unknown'))
+    this.results = this.targets.map(target => kept.get(target) ?? new ConsecutiveResults(check.healthyThreshold, check.unhealthyThreshold, target.check ?? 'unknown'))
     this.undecided = 0
     for (const target of this.targets) {
       target.check ??= 'unknown'
@@ -237,13 +260,16 @@ export class UpstreamHealth implements EjectionEvents {
     this.updateUpstream(target, at)
   }
 
-  private updateUpstream (changed: Target, at: number): void {
+  /** `changed`: the target whose change moved the upstream; null when its set was replaced. */
+  private updateUpstream (changed: Target | null, at: number): void {
     let healthyTargets = 0
     for (const target of this.targets) if (target.healthy) healthyTargets++
     const anyHealthy = healthyTargets > 0
     if (anyHealthy === this.anyHealthy) return
     this.anyHealthy = anyHealthy
-    const reason = anyHealthy ? `${changed.id} is healthy again` : `its last healthy target, ${changed.id}, is unhealthy`
+    const reason = changed === null
+      ? (anyHealthy ? 'its new target set has a healthy target' : 'its new target set has no healthy target')
+      : (anyHealthy ? `${changed.id} is healthy again` : `its last healthy target, ${changed.id}, is unhealthy`)
     const from = stateOf(!anyHealthy)
     const to = stateOf(anyHealthy)
     const fields = { upstream: this.upstream, from, to, healthyTargets, reason }

@@ -1,9 +1,9 @@
 /**
  * The live upstreams, by name, diffed on every config apply: an upstream whose compiled
  * fingerprint did not change is kept as it is (connections, balancer position, target
- * state, health checks; a change of its health settings restarts its probes only); a new
- * or changed one is built, its health checks started so their first results can be awaited
- * before it takes traffic; the ones replaced or removed are returned so the caller can close
+ * state, health checks, discovery; a change of its health settings restarts its probes
+ * only); a new or changed one is built, its discovery and health checks started so their
+ * first results can be awaited before it takes traffic; the ones replaced or removed are returned so the caller can close
  * them once the old app version has drained (their checks stop at once).
  */
 import type { CompiledUpstream } from '../config/compile.js'
@@ -42,7 +42,7 @@ export class UpstreamRegistry {
 
   /**
    * Builds the next set without touching the current one. The upstreams it creates start
-   * checking their targets at once (see `Upstream.health.ready`).
+   * discovering and checking their targets at once (see `Upstream.ready`).
    */
   prepare (configs: ReadonlyMap<string, CompiledUpstream>): UpstreamChange {
     const next = new Map<string, Upstream>()
@@ -55,7 +55,7 @@ export class UpstreamRegistry {
         kept.push({ upstream: existing, config })
       } else {
         const upstream = new Upstream(config, this.events, this.log)
-        upstream.health.start()
+        upstream.start()
         created.push(upstream)
         next.set(name, upstream)
       }
@@ -69,7 +69,7 @@ export class UpstreamRegistry {
   commit (change: UpstreamChange): void {
     this.current = change.next
     for (const { upstream, config } of change.kept) upstream.adopt(config)
-    for (const upstream of change.retired) upstream.health.stop()
+    for (const upstream of change.retired) upstream.stop()
   }
 
   async close (): Promise<void> {

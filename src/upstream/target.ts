@@ -28,7 +28,7 @@ export interface TargetSnapshot {
   readonly address: string
   readonly weight: number
   readonly backup: boolean
-  readonly source: 'static'
+  readonly source: TargetSource
   readonly enabled: boolean
   /** What balancers go by: false while active checks or passive ejection rule it out. */
   readonly healthy: boolean
@@ -44,6 +44,9 @@ export interface TargetSnapshot {
   readonly lastChange: { readonly at: string, readonly healthy: boolean, readonly reason: string } | null
 }
 
+/** Where a target came from: the config's lists, or a discovery source. */
+export type TargetSource = 'static' | 'discovery'
+
 export interface TargetSpec {
   readonly address: TargetAddress
   readonly weight: number
@@ -58,8 +61,16 @@ export interface TargetSpec {
 export class Target {
   readonly id: string
   readonly address: TargetAddress
-  readonly weight: number
+  /** Changed in place when a new target set keeps this target with another weight. */
+  weight: number
   readonly backup: boolean
+  /** Which list holds it; a target listed by both counts as static (the config wins). */
+  source: TargetSource = 'static'
+  /**
+   * Dropped from its upstream's set: never handed out again, even by an iterator begun
+   * before the set changed; its connections close once its in-flight requests are done.
+   */
+  retired = false
   /** Taken out of rotation by an operator; health is kept apart. */
   enabled = true
   /** Set by health checks (active or passive); true until a check says otherwise. */
@@ -89,7 +100,7 @@ export class Target {
 
   /** True when a balancer may hand this target out. */
   get available (): boolean {
-    return this.enabled && this.healthy
+    return this.enabled && this.healthy && !this.retired
   }
 
   snapshot (): TargetSnapshot {
@@ -98,7 +109,7 @@ export class Target {
       address: this.id,
       weight: this.weight,
       backup: this.backup,
-      source: 'static',
+      source: this.source,
       enabled: this.enabled,
       healthy: this.healthy,
       inflight: this.inflight,

@@ -5,12 +5,14 @@
  */
 import type { Pool } from 'undici'
 import type { CompiledUpstream } from '../config/compile.js'
-import { Target, type TargetSnapshot } from './target.js'
+import { Target, type TargetSnapshot, type TargetSource, type TargetSpec } from './target.js'
 import type { Balancer, BalancerInput } from './balancer/index.js'
 import { createBalancer } from './balancer/create.js'
 import { UpstreamAttempt } from './attempt.js'
 import { createTargetPool, originOf, sniOf, type ConnectionEvents } from './dispatcher.js'
 import { UpstreamHealth, type HealthLog } from '../health/upstream-health.js'
+import { DiscoveryRunner } from '../discovery/source.js'
+import { createDiscoverySource } from '../discovery/index.js'
 
 interface TargetSlot {
   readonly pool: Pool
@@ -30,14 +32,27 @@ export interface UpstreamSnapshot {
   readonly targets: readonly TargetSnapshot[]
 }
 
+/** What `replaceTargets` did: the ids added, kept and removed, or why nothing changed. */
+export type TargetSetChange =
+  | { readonly applied: true, readonly added: readonly string[], readonly kept: readonly string[], readonly removed: readonly string[] }
+  | { readonly applied: false, readonly reason: string }
+
 export class Upstream {
   readonly name: string
   /** Active checks, passive ejection and health notifications of the targets. */
   readonly health: UpstreamHealth
+  /** The discovery source's runner; null without `discovery`. Started with `start()`. */
+  readonly discovery: DiscoveryRunner | null
   private compiled: CompiledUpstream
   private targetList: readonly Target[]
   private balancer: Balancer
   private readonly slots = new Map<Target, TargetSlot>()
+  /** The last set each source gave; the target list is their union, static first. */
+  /** Pools of removed targets, closing once their in-flight requests are done. */
+  private readonly closing = new Set<Promise<void>>()
+  private readonly specs = new Map<TargetSource, readonly TargetSpec[]>()
+  /** Each target's weight when the balancer was built, in `targetList` order. */
+  private weights: readonly number[] = []
   private readonly events: ConnectionEvents
 
   constructor (config: CompiledUpstream, events: ConnectionEvents, log: HealthLog) {
@@ -45,9 +60,36 @@ export class Upstream {
     this.compiled = config
     this.events = events
     this.targetList = config.targets.map(spec => new Target(spec))
+    this.specs.set('static', config.targets)
+    this.weights = this.targetList.map(target => target.weight)
     for (const target of this.targetList) this.slots.set(target, this.slotFor(target))
     this.balancer = createBalancer(config.balancer, this.targetList)
     this.health = new UpstreamHealth(config.name, this.targetList, config.tls, config.health, log)
+    this.discovery = config.discovery === null
+      ? null
+      : new DiscoveryRunner(config.name, createDiscoverySource(config.discovery, config.tls === null ? 80 : 443), config.discovery.intervalMs,
+        (specs) => this.replaceTargets(specs, 'discovery'), log)
+  }
+
+  /** Starts discovery and health checks: call once the upstream is to be used. */
+  start (): void {
+    this.discovery?.start()
+    this.health.start()
+  }
+
+  /**
+   * Resolves once the first discovered set (if any) is in place and every target has its
+   * first health check result: before this, the upstream may not know where to send traffic.
+   */
+  async ready (): Promise<void> {
+    await this.discovery?.ready
+    await this.health.ready
+  }
+
+  /** Stops discovery and health checks at once; the pools stay open until `close`. */
+  stop (): void {
+    this.discovery?.stop()
+    this.health.stop()
   }
 
   /** The compiled config this upstream runs with (the latest, after a reload that kept it). */
@@ -77,6 +119,69 @@ export class Upstream {
 
   get targets (): readonly Target[] {
     return this.targetList
+  }
+
+  /**
+   * Replaces the targets `source` gives with `specs`, in one step as far as requests can
+   * tell: a target that stays (same id) keeps its object, so its health, in-flight count
+   * and pooled connections; a new one gets a pool and, when configured, health checks; a
+   * removed one leaves rotation at once (even for retries of requests already under way)
+   * and its pool closes once its in-flight requests are done. The balancer is rebuilt over
+   * the new list and swapped in. An empty set is refused: a source that suddenly finds
+   * nothing is far more often broken than right, and keeping the last good set keeps
+   * traffic flowing.
+   */
+  replaceTargets (specs: readonly TargetSpec[], source: TargetSource): TargetSetChange {
+    if (specs.length === 0) return { applied: false, reason: `${source} gave an empty target set` }
+    const next = new Map(this.specs)
+    next.set(source, specs)
+    const byId = new Map(this.targetList.map(target => [target.id, target]))
+    const list: Target[] = []
+    const seen = new Set<string>()
+    const added: string[] = []
+    const kept: string[] = []
+    for (const from of ['static', 'discovery'] as const) {
+      for (const spec of next.get(from) ?? []) {
+        const id = spec.address.id
+        if (seen.has(id)) continue
+        seen.add(id)
+        let target = byId.get(id)
+        if (target !== undefined && target.backup === spec.backup) {
+          target.weight = spec.weight
+          kept.push(id)
+        } else {
+          target = new Target(spec)
+          added.push(id)
+        }
+        target.source = from
+        list.push(target)
+      }
+    }
+    const stay = new Set(list)
+    const removed = this.targetList.filter(target => !stay.has(target))
+    this.specs.set(source, specs)
+    // Sources repeat their answer every interval: the same set must not restart the health
+    // checks' schedule or the balancer's rotation each time.
+    const weightsBefore = this.weights
+    this.weights = list.map(target => target.weight)
+    if (added.length === 0 && removed.length === 0 && list.length === this.targetList.length &&
+      list.every((target, i) => target === this.targetList[i] && target.weight === weightsBefore[i])) {
+      return { applied: true, added, kept, removed: [] }
+    }
+    for (const target of list) if (!this.slots.has(target)) this.slots.set(target, this.slotFor(target))
+    this.targetList = list
+    this.balancer = createBalancer(this.compiled.balancer, list)
+    for (const target of removed) target.retired = true
+    this.health.resync(list)
+    for (const target of removed) {
+      const slot = this.slots.get(target)
+      this.slots.delete(target)
+      // undici's close waits for the requests already queued or running on the pool.
+      if (slot === undefined) continue
+      const closing = slot.pool.close().catch(() => undefined).finally(() => this.closing.delete(closing))
+      this.closing.add(closing)
+    }
+    return { applied: true, added, kept, removed: removed.map(target => target.id) }
   }
 
   /** upstream_peer: the balancer's choice first, then fallbacks for retries. */
@@ -111,10 +216,11 @@ export class Upstream {
     return slot
   }
 
-  /** Stops the health checks, and closes every pool once its in-flight requests are done. */
+  /** Stops discovery and the health checks, and closes every pool once its in-flight requests are done. */
   async close (): Promise<void> {
-    this.health.stop()
+    this.stop()
     await Promise.all([...this.slots.values()].map(slot => slot.pool.close().catch(() => undefined)))
+    await Promise.all([...this.closing])
   }
 
   private slotFor (target: Target): TargetSlot {

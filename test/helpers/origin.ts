@@ -34,6 +34,9 @@ export interface Origin {
 export interface OriginOptions {
   /** Default: answers `Response from <NAME>` with x-upstream: <name>. */
   handler?: OriginHandler
+  /** Listen on this loopback address (default 127.0.0.1), and on `port` when given. */
+  host?: string
+  port?: number
   /** Listen on this Unix socket path instead of a TCP port. */
   socketPath?: string
   /** Serve HTTPS with this key and certificate. */
@@ -63,15 +66,16 @@ export async function startOrigin (t: TestContext | null, name: string, options:
     ? createServer({ keepAliveTimeout: 30_000 }, onRequest)
     : createHttpsServer({ ...options.tls, keepAliveTimeout: 30_000 }, onRequest) as unknown as Server
   if (options.socketPath !== undefined) server.listen(options.socketPath)
-  else server.listen(0, '127.0.0.1')
+  else server.listen(options.port ?? 0, options.host ?? '127.0.0.1')
   await once(server, 'listening')
+  const host = options.host ?? '127.0.0.1'
   const port = options.socketPath === undefined ? (server.address() as AddressInfo).port : 0
   const scheme = options.tls === undefined ? 'http' : 'https'
   const origin: Origin = {
     name,
     port,
-    address: `127.0.0.1:${port}`,
-    url: `${scheme}://127.0.0.1:${port}`,
+    address: `${host}:${port}`,
+    url: `${scheme}://${host}:${port}`,
     received,
     server,
     close: async () => {
