@@ -122,6 +122,21 @@ export class Upstream {
   }
 
   /**
+   * An operator's primary targets (`PUT /upstreams/:name/targets`) in place of the
+   * config's, in one step like any other new set: the config's backups and the discovered
+   * targets stay. Lasts until a reload changes the upstream.
+   */
+  replacePrimaries (specs: readonly TargetSpec[]): TargetSetChange {
+    const backups = (this.specs.get('static') ?? []).filter(spec => spec.backup)
+    return this.replaceTargets([...specs, ...backups], 'static')
+  }
+
+  /** The port of a target given without one: 443 for a TLS upstream, else 80. */
+  get defaultPort (): number {
+    return this.compiled.tls === null ? 80 : 443
+  }
+
+  /**
    * Replaces the targets `source` gives with `specs`, in one step as far as requests can
    * tell: a target that stays (same id) keeps its object, so its health, in-flight count
    * and pooled connections; a new one gets a pool and, when configured, health checks; a

@@ -94,15 +94,6 @@ test('bodies over 1 MB get 413, other content types 415, JSON that is not an obj
   assertContractError(broken.json<ErrorBody>(), 400, 'BAD_REQUEST')
 })
 
-test('PUT /upstreams/:name/targets answers 501 JSON until target sets can be replaced', async (t) => {
-  const blue = await startOrigin(t, 'blue')
-  const gw = await startAdminGateway(t, base(blue.address))
-  const res = await gw.admin('/upstreams/app/targets', { method: 'PUT', json: { targets: [blue.address] } })
-  assert.equal(res.status, 501)
-  assertContractError(res.json<ErrorBody>(), 501, 'NOT_IMPLEMENTED')
-  assert.match(res.json<ErrorBody>().error.message, /not supported yet/)
-})
-
 test('POST /cache/purge checks its body and answers how many entries it purged', async (t) => {
   const blue = await startOrigin(t, 'blue')
   const gw = await startAdminGateway(t, base(blue.address))

@@ -135,3 +135,52 @@ test('a Unix socket target is named unix:<path>, its slashes escaped in the URL'
   assert.equal(res.json<TargetSnapshot>().enabled, false)
   for (let i = 0; i < 3; i++) assert.equal((await gw.get('/')).text, 'Response from GREEN')
 })
+
+test('PUT /upstreams/:name/targets switches traffic at the next request; a target that stays keeps its connection; backups stay', async (t) => {
+  const blueSockets = new Set<unknown>()
+  const blue = await startOrigin(t, 'blue', {
+    handler: (req, res) => { blueSockets.add(req.socket); res.end('Response from BLUE') }
+  })
+  const green = await startOrigin(t, 'green')
+  const spare = await startOrigin(t, 'spare')
+  const gw = await startAdminGateway(t, {
+    upstreams: { app: { targets: [blue.address], backup: [spare.address] } },
+    routes: [{ name: 'r', upstream: 'app' }]
+  })
+  assert.equal((await gw.get('/')).text, 'Response from BLUE')
+  const res = await gw.admin('/upstreams/app/targets', { method: 'PUT', json: { targets: [green.address, { address: blue.address, weight: 2 }] } })
+  assert.equal(res.status, 200, res.text)
+  const upstream = res.json<UpstreamSnapshot>()
+  assert.deepEqual(upstream.targets.map(target => [target.address, target.weight]), [[green.address, 1], [blue.address, 2], [spare.address, 1]])
+  const seen = new Set<string>()
+  for (let i = 0; i < 6; i++) seen.add((await gw.get('/')).text)
+  assert.deepEqual([...seen].sort(), ['Response from BLUE', 'Response from GREEN'])
+  assert.equal(blueSockets.size, 1, 'blue stayed: its pooled connection was kept')
+
+  const only = await gw.admin('/upstreams/app/targets', { method: 'PUT', json: { targets: [green.address] } })
+  assert.equal(only.status, 200, only.text)
+  for (let i = 0; i < 3; i++) assert.equal((await gw.get('/')).text, 'Response from GREEN')
+  const listed = (await gw.admin('/upstreams')).json<{ upstreams: UpstreamSnapshot[] }>().upstreams[0]
+  assert.deepEqual(listed?.targets.map(target => target.address), [green.address, spare.address])
+})
+
+test('PUT /upstreams/:name/targets refuses what it cannot apply, and changes nothing then', async (t) => {
+  const blue = await startOrigin(t, 'blue')
+  const gw = await startAdminGateway(t, {
+    upstreams: { app: { targets: [blue.address] } },
+    routes: [{ name: 'r', upstream: 'app' }]
+  })
+  const cases: Array<[string, unknown, number]> = [
+    ['/upstreams/nope/targets', { targets: [blue.address] }, 404],
+    ['/upstreams/app/targets', { targets: [] }, 400],
+    ['/upstreams/app/targets', { targets: ['not an address:'] }, 400],
+    ['/upstreams/app/targets', { targets: [blue.address], extra: true }, 400],
+    ['/upstreams/app/targets', ['127.0.0.1:1'], 400]
+  ]
+  for (const [path, body, status] of cases) {
+    const res = await gw.admin(path, { method: 'PUT', json: body })
+    assert.equal(res.status, status, `${JSON.stringify(body)}: ${res.text}`)
+    assert.equal(res.json<ErrorBody>().error.status, status)
+  }
+  for (let i = 0; i < 3; i++) assert.equal((await gw.get('/')).text, 'Response from BLUE')
+})
