@@ -2,29 +2,14 @@
 // bringing the next question forward, and answers that keep the last good set.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { TestContext } from 'node:test'
 import { DnsSource } from '../../../src/discovery/dns.js'
-import { compileGateway } from '../../../src/config/compile.js'
-import { Upstream } from '../../../src/upstream/upstream.js'
-import type { HealthLog } from '../../../src/health/upstream-health.js'
-import type { DiscoveryConfig } from '../../../src/discovery/config.js'
+import type { Upstream } from '../../../src/upstream/upstream.js'
 import { startDnsmasq } from '../../helpers/dns.js'
 import { within } from '../../helpers/deadline.js'
+import { discoveredUpstream } from '../../helpers/discovery.js'
 import { waitUntil } from '../../helpers/health.js'
 
-interface Logged { level: string, fields: Record<string, unknown>, message: string }
-
-function dnsUpstream (t: TestContext, discovery: DiscoveryConfig): { upstream: Upstream, lines: Logged[] } {
-  const compiled = compileGateway({ upstreams: { u: { discovery } } }, { baseDir: process.cwd() }).upstreams.get('u')
-  assert.ok(compiled !== undefined)
-  const lines: Logged[] = []
-  const at = (level: string) => (fields: object, message: string): void => { lines.push({ level, fields: fields as Record<string, unknown>, message }) }
-  const log: HealthLog = { info: at('info'), warn: at('warn'), error: at('error') }
-  const upstream = new Upstream(compiled, { onConnection: () => undefined }, log)
-  t.after(async () => await upstream.close())
-  upstream.start()
-  return { upstream, lines }
-}
+const dnsUpstream = discoveredUpstream
 
 const ids = (upstream: Upstream): string => upstream.targets.map(target => `${target.id}*${target.weight}${target.backup ? ' backup' : ''}`).join(', ')
 

@@ -3,29 +3,14 @@
 // a garbage answer or an unreachable engine keeps the last good set.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { TestContext } from 'node:test'
 import { DockerSource } from '../../../src/discovery/docker.js'
-import { compileGateway } from '../../../src/config/compile.js'
-import { Upstream } from '../../../src/upstream/upstream.js'
-import type { HealthLog } from '../../../src/health/upstream-health.js'
-import type { DiscoveryConfig } from '../../../src/discovery/config.js'
+import type { Upstream } from '../../../src/upstream/upstream.js'
 import { startDockerEngine } from '../../helpers/docker-engine.js'
 import { within } from '../../helpers/deadline.js'
+import { discoveredUpstream } from '../../helpers/discovery.js'
 import { waitUntil } from '../../helpers/health.js'
 
-interface Logged { level: string, fields: Record<string, unknown>, message: string }
-
-function dockerUpstream (t: TestContext, discovery: DiscoveryConfig): { upstream: Upstream, lines: Logged[] } {
-  const compiled = compileGateway({ upstreams: { u: { discovery } } }, { baseDir: process.cwd() }).upstreams.get('u')
-  assert.ok(compiled !== undefined)
-  const lines: Logged[] = []
-  const at = (level: string) => (fields: object, message: string): void => { lines.push({ level, fields: fields as Record<string, unknown>, message }) }
-  const log: HealthLog = { info: at('info'), warn: at('warn'), error: at('error') }
-  const upstream = new Upstream(compiled, { onConnection: () => undefined }, log)
-  t.after(async () => await upstream.close())
-  upstream.start()
-  return { upstream, lines }
-}
+const dockerUpstream = discoveredUpstream
 
 const ids = (upstream: Upstream): string => upstream.targets.map(target => `${target.id}*${target.weight}`).join(', ')
 
