@@ -57,6 +57,11 @@ export const RateLimitStoreUnavailable = define('NO_HEALTHY_UPSTREAM', 503, 'the
 export const BadRequest = define('BAD_REQUEST', 400, '%s')
 /** Admin API: the upstream or target a path names does not exist. */
 export const NotFound = define('NOT_FOUND', 404, '%s')
+/**
+ * Admin API: the config could not be shared, because Redis (where instances share it) did
+ * not answer; nothing was changed anywhere.
+ */
+export const ConfigStoreUnavailable = define('CONFIG_STORE_UNAVAILABLE', 503, '%s')
 /** A fault of the gateway itself (a bug, or a user hook that threw). */
 export const InternalError = define('INTERNAL_ERROR', 500, '%s')
 
@@ -69,5 +74,5 @@ export function isGatewayError (err: unknown): err is GatewayError {
 const GATEWAY_CODES: ReadonlySet<string> = new Set([
   'ROUTE_NOT_FOUND', 'UPSTREAM_UNAVAILABLE', 'NO_HEALTHY_UPSTREAM', 'UPSTREAM_TIMEOUT', 'RATE_LIMITED',
   'TOO_MANY_CONCURRENT', 'PAYLOAD_TOO_LARGE', 'REQUEST_BLOCKED', 'IP_FORBIDDEN', 'UNAUTHORIZED',
-  'FORBIDDEN', 'BAD_REQUEST', 'NOT_FOUND', 'INTERNAL_ERROR'
+  'FORBIDDEN', 'BAD_REQUEST', 'NOT_FOUND', 'CONFIG_STORE_UNAVAILABLE', 'INTERNAL_ERROR'
 ])

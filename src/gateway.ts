@@ -24,6 +24,10 @@ import { defineAuth, type AuthDefinition } from './auth/custom.js'
 import { defineHealthCheck } from './health/define.js'
 import { AdminServer } from './admin/server.js'
 import type { AdminApi } from './admin/api.js'
+import { ConfigSync } from './sync/config-sync.js'
+import { withInstanceKeys } from './sync/instance-keys.js'
+import type { SharedConfig } from './sync/redis-config-channel.js'
+import { ConfigStoreUnavailable, type GatewayError } from './errors.js'
 
 export interface ApplyOptions {
   /** The custom auth hooks (`defineAuth`) the config's routes name. */
@@ -60,6 +64,9 @@ export class Gateway {
   private admin: AdminServer | null = null
   /** Admin listeners being closed after a change of address; awaited by close(). */
   private readonly adminClosing = new Set<Promise<void>>()
+  /** With `redis`: the config shared by every instance on that Redis. */
+  private readonly sync: ConfigSync
+  private catchUpQueued = false
   private current: LiveVersion | null = null
   private applying: Promise<unknown> = Promise.resolve()
   private closed = false
@@ -75,6 +82,7 @@ export class Gateway {
     }, this.logger)
     this.transparent = createTransparentAgent(5_000, 30_000)
     this.counterStores = new CounterStores(this.logger)
+    this.sync = new ConfigSync(this.logger, () => { this.catchUp() })
   }
 
   /** Loads `file`, starts listening, and returns the running gateway. */
@@ -117,13 +125,17 @@ export class Gateway {
     return this.upstreams.all
   }
 
-  /** Re-reads the config file and applies it (SIGHUP). Throws ConfigError; nothing changes then. */
+  /**
+   * Re-reads the config file and applies it (SIGHUP). Throws ConfigError; nothing changes
+   * then. With `redis`, the shared config stored there (if any) is applied instead, with
+   * this file's instance keys.
+   */
   async reload (): Promise<void> {
     if (this.configFile === null) throw new Error('this gateway was not started from a file')
     const file = this.configFile
     await this.serialised(async () => {
       const { compiled } = await loadConfigFile(file, this.loadOptions)
-      await this.swap(compiled)
+      await this.swapOwn(compiled)
     })
   }
 
@@ -142,8 +154,66 @@ export class Gateway {
           ...(options.auth === undefined ? {} : { auth: options.auth }),
           ...(options.healthChecks === undefined ? {} : { healthChecks: options.healthChecks })
         }).compiled
-      await this.swap(compiled)
+      await this.swapOwn(compiled)
     })
+  }
+
+  /**
+   * Applies this instance's own config (its file, or `apply`): as it is, or, when its
+   * `redis` holds a shared config, that one with `own`'s instance keys. A shared config
+   * this instance cannot run (a `${NAME}` unset here) is logged, and `own` runs.
+   */
+  private async swapOwn (own: CompiledGateway): Promise<void> {
+    this.sync.use(own.redis)
+    const shared = await this.sync.latest()
+    if (shared === null) {
+      await this.swap(own)
+      return
+    }
+    const compiled = this.compileShared(shared, own)
+    if (compiled === null) {
+      await this.swap(own)
+      // Refused here: not offered again until another version is stored.
+      this.sync.markApplied(shared)
+      return
+    }
+    await this.swap(compiled)
+    this.sync.markApplied(shared)
+    this.logger.info({ version: shared.version, origin: shared.origin, appliedAt: shared.appliedAt }, 'running the shared config from redis, with the instance keys of this config')
+  }
+
+  /**
+   * Another instance may have shared a config: apply it when it is not the one running.
+   * One that cannot run here is logged and not offered again; a later version is.
+   */
+  private catchUp (): void {
+    // Announcements arriving while a read waits its turn are answered by that read.
+    if (this.catchUpQueued) return
+    this.catchUpQueued = true
+    this.serialised(async () => {
+      this.catchUpQueued = false
+      const running = this.current?.config
+      if (running === undefined || this.closed) return
+      const shared = await this.sync.newer()
+      if (shared === null) return
+      const compiled = this.compileShared(shared, running)
+      this.sync.markApplied(shared)
+      if (compiled === null) return
+      await this.swap(compiled)
+      const lagMs = Date.now() - Date.parse(shared.appliedAt)
+      this.logger.info({ version: shared.version, origin: shared.origin, lagMs }, 'shared config applied')
+    }).catch(() => undefined)
+  }
+
+  /** `shared` with the instance keys of `own`, compiled; null (logged) when it is invalid here. */
+  private compileShared (shared: SharedConfig, own: CompiledGateway): CompiledGateway | null {
+    try {
+      return this.compileObject(withInstanceKeys(shared.config, own.source as Record<string, unknown>))
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      this.logger.error({ version: shared.version, origin: shared.origin, issues: err.issues }, 'the shared config from redis is refused here; this instance keeps the config it runs')
+      return null
+    }
   }
 
   private async serialised (work: () => Promise<void>): Promise<void> {
@@ -239,9 +309,26 @@ export class Gateway {
     runningConfig: () => this.current?.config.source ?? null,
     upstreams: () => this.upstreams.all,
     apply: async (raw) => {
+      let version: number | null = null
       await this.serialised(async () => {
-        await this.swap(this.compileObject(raw))
+        const compiled = this.compileObject(raw)
+        if (!this.sync.active) {
+          await this.swap(compiled)
+          return
+        }
+        if (!await this.sync.reachable()) throw configStoreUnavailable(this.sync.address)
+        const previous = this.current?.config
+        await this.swap(compiled)
+        try {
+          version = (await this.sync.publish(raw)).version
+        } catch (err) {
+          // Applied here, but the others will not hear of it: undone here too.
+          if (previous !== undefined) await this.swap(previous).catch(undo => this.logger.error({ err: undo }, 'the previous config could not be restored'))
+          throw configStoreUnavailable(this.sync.address, err)
+        }
+        this.sync.use(compiled.redis)
       })
+      return { version }
     },
     validate: (raw) => {
       this.compileObject(raw)
@@ -339,6 +426,7 @@ export class Gateway {
     await this.upstreams.close()
     await this.transparent.close()
     await this.counterStores.close()
+    await this.sync.close()
   }
 }
 
@@ -381,6 +469,10 @@ function definitionsOf (config: CompiledGateway): Required<ApplyOptions> {
     if (check?.type === 'custom') healthChecks.set(check.name, defineHealthCheck(check.name, check.check))
   }
   return { auth: auth.values(), healthChecks: healthChecks.values() }
+}
+
+function configStoreUnavailable (redis: string | null, cause?: unknown): GatewayError {
+  return new ConfigStoreUnavailable(`redis (${redis ?? 'none'}), where the instances share their config, did not answer: nothing was changed`, { cause }) as GatewayError
 }
 
 async function closeQuietly (version: AppVersion | undefined): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { ConfigError, IssueList, messageOf } from '../../src/config/errors.js'
-import { InternalError, type GatewayError } from '../../src/errors.js'
+import { ConfigStoreUnavailable, InternalError, type GatewayError } from '../../src/errors.js'
 import { redactConfig, redactedPlaceholders, REDACTED } from '../../src/admin/redact.js'
 import type { AdminPluginOptions } from './options.js'
 
@@ -20,15 +20,20 @@ export default async function adminConfig (app: FastifyInstance, options: AdminP
 
   app.put<{ Body: Record<string, unknown> }>('/config', { schema: configBody }, async (request) => {
     refusePlaceholders(request.body)
+    let version: number | null
     try {
-      await api.apply(request.body)
+      ({ version } = await api.apply(request.body))
     } catch (err) {
-      if (err instanceof ConfigError) throw err
+      if (err instanceof ConfigError || err instanceof ConfigStoreUnavailable) throw err
       // Valid, yet it could not be applied (a port in use): the operator needs the reason.
       throw new InternalError(`the config could not be applied: ${messageOf(err)}`, { cause: err }) as GatewayError
     }
-    request.log.info('config applied through the admin API')
-    return { applied: true }
+    if (version === null) {
+      request.log.info('config applied through the admin API')
+      return { applied: true }
+    }
+    request.log.info({ version }, 'config applied through the admin API and shared with the other instances')
+    return { applied: true, version }
   })
 
   app.post<{ Body: Record<string, unknown> }>('/config/validate', { schema: configBody }, async (request) => {

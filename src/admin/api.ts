@@ -13,8 +13,12 @@ export interface AdminApi {
   runningConfig (): Readonly<GatewayFileConfig> | null
   /** The live upstreams now. */
   upstreams (): LiveUpstreams
-  /** Validates and applies a whole config (build-then-swap). Throws ConfigError; nothing changes then. */
-  apply (config: Record<string, unknown>): Promise<void>
+  /**
+   * Validates and applies a whole config (build-then-swap), and with `redis` shares it with
+   * the other instances. Throws ConfigError, or ConfigStoreUnavailable when it could not be
+   * shared; nothing changes then. Resolves with the shared version, or null (not shared).
+   */
+  apply (config: Record<string, unknown>): Promise<{ readonly version: number | null }>
   /** Validates and compiles a config without applying it. Throws ConfigError. */
   validate (config: Record<string, unknown>): void
 }

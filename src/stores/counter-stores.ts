@@ -9,7 +9,8 @@
 import type { Logger } from 'pino'
 import type { CompiledGateway } from '../config/compile.js'
 import { MemoryCounterStore } from './memory.js'
-import { RedisCounterStore, REDIS_CONNECT_TIMEOUT_MS } from './redis.js'
+import { RedisCounterStore } from './redis.js'
+import { REDIS_CONNECT_TIMEOUT_MS } from './redis-connection.js'
 
 /** The stores one app version uses. */
 export interface CounterStoreSet {

@@ -4,12 +4,9 @@
  * read 99 and both write 100). The sliding window reads Redis's own clock, so gateways
  * whose clocks differ still agree on what the window holds.
  *
- * Every call is bounded: commands are never queued while the connection is down (they fail
- * at once), a command in flight when the connection drops fails at once, and a command
- * Redis does not answer fails after REDIS_COMMAND_TIMEOUT_MS. While Redis is unreachable
- * at most one request at a time waits on it (a probe); the others fail at once, until a
- * probe succeeds. The connection itself reconnects forever, at most every
- * REDIS_RECONNECT_MAX_MS. A failure is logged once per outage (and its end once), and
+ * Every call is bounded (see redis-connection.ts). While Redis is unreachable at most one
+ * request at a time waits on it (a probe); the others fail at once, until a probe
+ * succeeds. A failure is logged once per outage (and its end once), and
  * every hit that could not be counted is counted in `failures`; whether the request then
  * passes or gets 503 is the route's `onStoreError`.
  */
@@ -17,17 +14,14 @@ import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { WindowCount } from '../limits/windows.js'
 import type { CounterStore } from './counter-store.js'
+import { boundedRedisOptions, closeRedis, redisAddress, REDIS_CONNECT_TIMEOUT_MS, whenReady } from './redis-connection.js'
 
 /**
  * The longest a request waits for Redis unless `redis.commandTimeout` says otherwise: Redis
  * answers in about a millisecond when it is well.
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 250
-/** The longest a connection attempt may take. */
-export const REDIS_CONNECT_TIMEOUT_MS = 1000
-/** The longest pause between reconnection attempts. */
-export const REDIS_RECONNECT_MAX_MS = 500
-/** Every key the gateway writes starts with this. */
+/** Every rate-limit key the gateway writes starts with this. */
 export const REDIS_KEY_PREFIX = 'tollgate:rl:'
 
 /**
@@ -109,14 +103,7 @@ export class RedisCounterStore implements CounterStore {
     this.commandTimeoutMs = options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS
     this.logger = options.logger
     this.client = new Redis(url, {
-      // A command is never queued to wait for a connection, nor resent after one drops.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: this.commandTimeoutMs,
-      connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
-      retryStrategy: (attempt: number) => Math.min(attempt * 50, REDIS_RECONNECT_MAX_MS),
-      connectionName: 'tollgate',
+      ...boundedRedisOptions('tollgate', this.commandTimeoutMs),
       scripts: {
         tollgateFixedWindow: { numberOfKeys: 1, lua: FIXED_WINDOW },
         tollgateSlidingWindow: { numberOfKeys: 1, lua: SLIDING_WINDOW }
@@ -129,27 +116,12 @@ export class RedisCounterStore implements CounterStore {
 
   /** Where Redis is, without credentials: for logs. */
   get address (): string {
-    try {
-      const url = new URL(this.url)
-      return `${url.hostname}:${url.port === '' ? '6379' : url.port}`
-    } catch {
-      return 'redis'
-    }
+    return redisAddress(this.url)
   }
 
   /** Resolves true once connected, false when that took longer than `timeoutMs`. */
   async connected (timeoutMs = REDIS_CONNECT_TIMEOUT_MS): Promise<boolean> {
-    if (this.client.status === 'ready') return true
-    return await new Promise<boolean>(resolve => {
-      const done = (ready: boolean): void => {
-        clearTimeout(timer)
-        this.client.off('ready', onReady)
-        resolve(ready)
-      }
-      const onReady = (): void => done(true)
-      const timer = setTimeout(() => done(false), timeoutMs)
-      this.client.on('ready', onReady)
-    })
+    return await whenReady(this.client, timeoutMs)
   }
 
   async fixedWindow (key: string, windowMs: number): Promise<WindowCount> {
@@ -162,15 +134,7 @@ export class RedisCounterStore implements CounterStore {
 
   /** Closes the connection (QUIT when connected, so Redis has let it go when this resolves). */
   async close (): Promise<void> {
-    if (this.client.status === 'ready') {
-      try {
-        await this.client.quit()
-        return
-      } catch {
-        // Not answered within the command timeout: drop the connection instead.
-      }
-    }
-    this.client.disconnect()
+    await closeRedis(this.client)
   }
 
   private async call (command: () => Promise<[number, number]>): Promise<WindowCount> {

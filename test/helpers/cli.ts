@@ -26,8 +26,9 @@ export interface RunningCli {
   readonly exited: Promise<ChildExit>
 }
 
-export function startCli (t: TestContext, args: string[], options: { cwd?: string } = {}): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd })
+/** `env`: the whole environment of the command (default: this process's). */
+export function startCli (t: TestContext, args: string[], options: { cwd?: string, env?: NodeJS.ProcessEnv } = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd, env: options.env })
   const out = new ChildLines(child, `tollgate ${args.join(' ')}`)
   const lines: Record<string, unknown>[] = []
   const parse = (text: string): Record<string, unknown> | null => {
