@@ -8,7 +8,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { ConcurrencyLimiter } from '../src/limits/concurrency.js'
-import { TooManyConcurrent } from '../src/errors.js'
+import { TooManyConcurrent, type GatewayError } from '../src/errors.js'
 import { append, contextOf } from './request-context.js'
 
 async function concurrency (app: FastifyInstance): Promise<void> {
@@ -22,7 +22,10 @@ async function concurrency (app: FastifyInstance): Promise<void> {
       const ctx = contextOf(request, reply, route, upstream)
       const key = perClient ? ctx.ip : ''
       if (!limiter.tryAcquire(key)) {
-        done(new TooManyConcurrent())
+        const refused = new TooManyConcurrent() as GatewayError
+        // What the request failed with: the access log and the metrics read it.
+        ctx.error = refused
+        done(refused)
         return
       }
       ctx.onClose = () => limiter.release(key)

@@ -25,7 +25,12 @@ async function rateLimit (app: FastifyInstance, options: GatewayPluginOptions): 
     // The contract's header names: ratelimit-limit, -remaining, -reset (and retry-after).
     enableDraftSpec: true,
     store: RouteLimiterStore,
-    errorResponseBuilder: () => rateLimited()
+    errorResponseBuilder: (request) => {
+      const refused = rateLimited()
+      // What the request failed with: the access log and the metrics read it.
+      if (request.tollgate !== null) request.tollgate.error = refused
+      return refused
+    }
   })
   const stores = options.counterStores
   app.addHook('onRoute', (routeOptions) => {

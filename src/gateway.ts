@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path'
 import pino, { type Logger } from 'pino'
 import type { Agent } from 'undici'
 import { buildApp, type AppVersion } from './app.js'
-import type { CompiledAdmin, CompiledGateway, CompiledListener } from './config/compile.js'
+import type { CompiledAdmin, CompiledGateway, CompiledListener, CompiledMetrics, CompiledRoute } from './config/compile.js'
 import { loadConfigFile, loadConfigObject, type LoadOptions } from './config/load.js'
 import { ConfigError } from './config/errors.js'
 import { UpstreamRegistry } from './upstream/registry.js'
@@ -28,6 +28,12 @@ import { ConfigSync } from './sync/config-sync.js'
 import { withInstanceKeys } from './sync/instance-keys.js'
 import type { SharedConfig } from './sync/redis-config-channel.js'
 import { ConfigStoreUnavailable, type GatewayError } from './errors.js'
+import { GatewayMetrics } from './metrics/gateway-metrics.js'
+import { MetricsServer } from './metrics/server.js'
+import type { RouteSeries } from './metrics/route-series.js'
+import { tagConnection } from './metrics/connection-reuse.js'
+import { methodIndex } from './metrics/labels.js'
+import { kRouteMatch, type RawWithMatch } from '../plugins/request-context.js'
 
 export interface ApplyOptions {
   /** The custom auth hooks (`defineAuth`) the config's routes name. */
@@ -46,6 +52,9 @@ export interface GatewayOptions {
 
 interface LiveVersion extends AppVersion {
   inflight: number
+  /** Each route's metrics series, when metrics are on; else null. */
+  readonly series: ReadonlyMap<CompiledRoute, RouteSeries> | null
+  readonly unmatched: RouteSeries | null
   retired: boolean
   readonly drained: Promise<void>
   readonly markDrained: () => void
@@ -64,6 +73,14 @@ export class Gateway {
   private admin: AdminServer | null = null
   /** Admin listeners being closed after a change of address; awaited by close(). */
   private readonly adminClosing = new Set<Promise<void>>()
+  /**
+   * The metrics registry and its series: beside the counter stores, outside app versions,
+   * so reloads keep counting. Exists without `metrics` too (nothing is counted then).
+   */
+  readonly metrics: GatewayMetrics
+  /** The metrics listener: like the admin one, replaced only when its address changes. */
+  private metricsServer: MetricsServer | null = null
+  private readonly metricsClosing = new Set<Promise<void>>()
   /** With `redis`: the config shared by every instance on that Redis. */
   private readonly sync: ConfigSync
   private catchUpQueued = false
@@ -77,11 +94,13 @@ export class Gateway {
     this.loadOptions = options.loadOptions ?? {}
     this.upstreams = new UpstreamRegistry({
       onConnection: (target: Target, socket) => {
+        if (target.series !== null) tagConnection(socket, target.series.upstream)
         this.logger.debug({ target: target.id, localPort: socket.localPort, connections: target.connectionsOpened }, 'upstream connection opened')
       }
     }, this.logger)
     this.transparent = createTransparentAgent(5_000, 30_000)
     this.counterStores = new CounterStores(this.logger)
+    this.metrics = new GatewayMetrics(() => this.upstreams.all)
     this.sync = new ConfigSync(this.logger, () => { this.catchUp() })
   }
 
@@ -118,6 +137,11 @@ export class Gateway {
   /** Where the admin API listens, or null without one. */
   adminAddress (): { host: string, port: number } | null {
     return this.admin?.address() ?? null
+  }
+
+  /** Where the metrics endpoint listens, or null without one. */
+  metricsAddress (): { host: string, port: number } | null {
+    return this.metricsServer?.address() ?? null
   }
 
   /** Live upstreams, by name (admin API, tests). */
@@ -244,6 +268,7 @@ export class Gateway {
     let next: LiveVersion
     let builtApp: AppVersion | undefined
     let admin: AdminChange | undefined
+    let metrics: MetricsChange | undefined
     try {
       stores = await this.counterStores.prepare(config)
       builtApp = await buildApp({
@@ -254,11 +279,14 @@ export class Gateway {
         counterStores: stores.next
       })
       await checked
-      next = live(builtApp)
+      next = live(builtApp, config.metrics === null ? null : this.metrics)
       admin = await this.prepareAdmin(config.admin)
+      metrics = await this.prepareMetrics(config.metrics)
       await this.syncListeners(config)
     } catch (err) {
+      this.retainSeries(this.current?.config ?? null)
       await admin?.created?.close().catch(() => undefined)
+      await metrics?.created?.close().catch(() => undefined)
       await Promise.all(change.created.map(u => u.close()))
       await stores?.created?.close()
       // Built but never used: close it (the variable is unset when the build itself failed).
@@ -270,6 +298,7 @@ export class Gateway {
     this.upstreams.commit(change)
     this.counterStores.commit(stores)
     this.commitAdmin(admin, config.admin)
+    this.commitMetrics(metrics, config)
     this.logger.level = config.server.logLevel
     this.logger.info({ routes: config.routes.length, upstreams: config.upstreams.size }, previous === null ? 'config applied' : 'config reloaded')
     if (previous !== null) {
@@ -302,6 +331,42 @@ export class Gateway {
       .catch(err => this.logger.warn({ err }, 'closing the previous admin listener failed'))
       .finally(() => this.adminClosing.delete(closing))
     this.adminClosing.add(closing)
+  }
+
+  /** The metrics listener the config asks for: the running one when its address is unchanged, else a new one. */
+  private async prepareMetrics (spec: CompiledMetrics | null): Promise<MetricsChange> {
+    const running = this.metricsServer
+    if (spec === null) return { next: null, created: null, retired: running }
+    if (running?.serves(spec) === true) return { next: running, created: null, retired: null }
+    const created = new MetricsServer(spec, this.metrics, this.logger)
+    await created.listen()
+    return { next: created, created, retired: running }
+  }
+
+  /**
+   * Series follow the config now served: routes and upstreams that stay keep theirs,
+   * removed ones lose them; every live upstream counts into its own (or nothing, with
+   * metrics off).
+   */
+  private commitMetrics (change: MetricsChange, config: CompiledGateway): void {
+    const on = config.metrics !== null
+    this.retainSeries(config)
+    for (const [name, upstream] of this.upstreams.all) upstream.measure(on ? this.metrics.upstream(name) : null)
+    if (on) this.metrics.start()
+    else this.metrics.stop()
+    this.metricsServer = change.next
+    if (config.metrics !== null && change.created === null) change.next?.update(config.metrics)
+    const retired = change.retired
+    if (retired === null) return
+    const closing = retired.close()
+      .catch(err => this.logger.warn({ err }, 'closing the previous metrics listener failed'))
+      .finally(() => this.metricsClosing.delete(closing))
+    this.metricsClosing.add(closing)
+  }
+
+  /** Keeps the series of `config` (none when it has no `metrics`), drops the others. */
+  private retainSeries (config: CompiledGateway | null): void {
+    this.metrics.retain(config?.metrics == null ? EMPTY_CONFIG : config)
   }
 
   /** What the admin API acts on. */
@@ -390,7 +455,19 @@ export class Gateway {
     const tracked = res as GatewayResponse
     tracked.owner = version
     tracked.onClose = onResponseClose
+    if (version.series === null) {
+      version.handler(req, res)
+      return
+    }
+    tracked.startedAt = performance.now()
     version.handler(req, res)
+    // Fastify routes synchronously (app.ts's rewriteUrl leaves the match on the request),
+    // so the route is known once the handler returns; the response closes later.
+    const match = (req as RawWithMatch)[kRouteMatch]
+    const series = (typeof match === 'object' && match !== null ? version.series.get(match.route) : undefined) ?? version.unmatched
+    if (series === null) return
+    series.started()
+    tracked.measured = series
   }
 
   private async retire (version: LiveVersion): Promise<void> {
@@ -413,7 +490,10 @@ export class Gateway {
     this.listeners.clear()
     const admin = this.admin
     this.admin = null
-    await Promise.all([...listeners.map(l => l.close(grace)), admin?.close(), ...this.adminClosing])
+    const metricsServer = this.metricsServer
+    this.metricsServer = null
+    await Promise.all([...listeners.map(l => l.close(grace)), admin?.close(), ...this.adminClosing, metricsServer?.close(), ...this.metricsClosing])
+    this.metrics.stop()
     const version = this.current
     this.current = null
     if (version !== null) {
@@ -446,8 +526,24 @@ function onResponseClose (res: GatewayResponse): void {
       release()
     }
   }
+  const series = res.measured
+  if (series !== null) {
+    res.measured = null
+    const code = ctx?.error?.code
+    series.finished(methodIndex(res.req.method), res.statusCode, (performance.now() - res.startedAt) / 1000,
+      code === 'RATE_LIMITED' ? 'rate' : code === 'TOO_MANY_CONCURRENT' ? 'concurrency' : null)
+  }
   if (--version.inflight === 0 && version.retired) version.markDrained()
 }
+
+interface MetricsChange {
+  readonly next: MetricsServer | null
+  readonly created: MetricsServer | null
+  readonly retired: MetricsServer | null
+}
+
+/** What the series are kept for when metrics are off: nothing. */
+const EMPTY_CONFIG = { routes: [], upstreams: new Map() } as unknown as CompiledGateway
 
 interface AdminChange {
   readonly next: AdminServer | null
@@ -479,10 +575,11 @@ async function closeQuietly (version: AppVersion | undefined): Promise<void> {
   await version?.app.close().catch(() => undefined)
 }
 
-function live (version: AppVersion): LiveVersion {
+function live (version: AppVersion, metrics: GatewayMetrics | null): LiveVersion {
   let markDrained: () => void = () => undefined
   const drained = new Promise<void>(resolve => { markDrained = resolve })
-  return { ...version, inflight: 0, retired: false, drained, markDrained }
+  const series = metrics === null ? null : new Map(version.config.routes.map(route => [route, metrics.route(route.name)]))
+  return { ...version, inflight: 0, retired: false, drained, markDrained, series, unmatched: metrics?.unmatched ?? null }
 }
 
 function isCompiled (config: CompiledGateway | Record<string, unknown>): config is CompiledGateway {

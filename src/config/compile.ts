@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
-import type { AdminConfig, GatewayFileConfig, HeaderRulesConfig, ListenConfig, RetriesConfig, RouteFileConfig, ServerConfig, TargetConfig, UpstreamConfig } from './schema.js'
+import type { AdminConfig, GatewayFileConfig, MetricsConfig, HeaderRulesConfig, ListenConfig, RetriesConfig, RouteFileConfig, ServerConfig, TargetConfig, UpstreamConfig } from './schema.js'
 import { IssueList, joinPath } from './errors.js'
 import { parseDuration, parseSize } from './units.js'
 import { cookieNameProblem, headerNameProblem, headerValueProblem } from './http-names.js'
@@ -147,6 +147,15 @@ export interface CompiledGateway {
   readonly redis: CompiledRedis | null
   /** The admin API listener, or null when the config has no `admin`. */
   readonly admin: CompiledAdmin | null
+  /** The Prometheus metrics listener, or null when the config has no `metrics`. */
+  readonly metrics: CompiledMetrics | null
+}
+
+export interface CompiledMetrics {
+  readonly host: string
+  readonly port: number
+  /** Where the text is served; any other path answers 404. */
+  readonly path: string
 }
 
 export interface CompiledAdmin {
@@ -159,6 +168,8 @@ export interface CompiledAdmin {
 export const DEFAULTS = Object.freeze({
   listen: { host: '0.0.0.0', port: 8080 },
   adminListen: { host: '127.0.0.1', port: 9090 },
+  metricsListen: { host: '127.0.0.1', port: 9091 },
+  metricsPath: '/metrics',
   gracefulShutdownMs: 30_000,
   logLevel: 'info',
   headersTimeoutMs: 10_000,
@@ -221,8 +232,17 @@ export function compileGateway (config: GatewayFileConfig, options: CompileOptio
   })
   const redis = config.redis === undefined ? null : compileRedis(config.redis, issues)
   const admin = config.admin === undefined ? null : compileAdmin(config.admin, issues)
+  const metrics = config.metrics === undefined ? null : compileMetrics(config.metrics)
   issues.throwIfAny()
-  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes, redis, admin })
+  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes, redis, admin, metrics })
+}
+
+function compileMetrics (metrics: MetricsConfig): CompiledMetrics {
+  return {
+    host: metrics.listen?.host ?? DEFAULTS.metricsListen.host,
+    port: metrics.listen?.port ?? DEFAULTS.metricsListen.port,
+    path: metrics.path ?? DEFAULTS.metricsPath
+  }
 }
 
 /**

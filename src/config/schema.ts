@@ -324,9 +324,20 @@ export const AdminSchema = closed({
   token: Type.Optional(Type.String({ minLength: 1, description: 'the bearer token every admin request must carry; required off loopback' }))
 }, 'the admin API listener; absent = none')
 
+// ---------------------------------------------------------------- metrics
+
+export const MetricsSchema = closed({
+  listen: Type.Optional(closed({
+    host: Type.Optional(Type.String({ minLength: 1, description: 'address to bind, default 127.0.0.1' })),
+    port: Type.Optional(Port)
+  })),
+  path: Type.Optional(Type.String({ pattern: '^/[^?#\\s]*$', description: 'where the Prometheus text is served, default /metrics', errorMessage: 'must be a path starting with /' }))
+}, 'the Prometheus metrics listener; absent = none')
+
 export const GatewayConfigSchema = closed({
   server: Type.Optional(ServerSchema),
   admin: Type.Optional(AdminSchema),
+  metrics: Type.Optional(MetricsSchema),
   redis: Type.Optional(RedisSchema),
   upstreams: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), UpstreamSchema)),
   routes: Type.Optional(Type.Array(RouteSchema))
@@ -336,6 +347,7 @@ export type DurationValue = Static<typeof Duration>
 export type SizeValue = Static<typeof Size>
 export type ListenConfig = Static<typeof ListenSchema>
 export type ServerConfig = Static<typeof ServerSchema>
+export type MetricsConfig = Static<typeof MetricsSchema>
 export type TargetConfig = Static<typeof TargetSchema>
 export type UpstreamConfig = Static<typeof UpstreamSchema>
 export type RetriesConfig = Static<typeof RetriesSchema>

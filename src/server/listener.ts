@@ -14,6 +14,7 @@ import type { CompiledLimits, CompiledListener } from '../config/compile.js'
 import type { RequestHandler } from '../app.js'
 import { buildCertificateSelector, type CertificateSelector } from './tls.js'
 import { checkRequestHead, upgradeRequested, UPGRADE_REFUSED, type HeadProblem } from './request-head.js'
+import type { RouteSeries } from '../metrics/route-series.js'
 
 /**
  * The listeners' response class: it reports its own 'close' to whoever the gateway named,
@@ -24,6 +25,10 @@ export class GatewayResponse extends ServerResponse<IncomingMessage> {
   onClose: ((res: GatewayResponse) => void) | null = null
   /** Opaque to the listener: the gateway's bookkeeping for this response. */
   owner: unknown = null
+  /** The route series this request counts in, when metrics are on; else null. */
+  measured: RouteSeries | null = null
+  /** performance.now() when the request reached the gateway (metrics on only). */
+  startedAt = 0
 
   override emit (event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'close' && this.onClose !== null) this.onClose(this)

@@ -64,6 +64,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private paused = false
   /** performance.now() at dispatch while undici is still inside it, else -1. */
   private dispatchedAt = -1
+  /** performance.now() at dispatch, for the attempt's duration. */
+  private startedAt = 0
   private readonly dispatcher: Dispatcher
   /** SNI pinned on TLS pools so that a changing Host never resets a pooled connection. */
   private readonly servername: string | null
@@ -84,6 +86,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.target.inflight++
     const now = performance.now()
     this.arm(now + this.connectMs, now)
+    this.startedAt = now
     if (this.servername !== null) (options as { servername?: string }).servername = this.servername
     if (this.path !== null) options.path = this.path
     if (this.body !== null) options.body = this.body
@@ -175,6 +178,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     // Every way out passes here once, `failure` already set when the attempt failed.
     if (target.outcomes !== null) target.outcomes.attemptEnded(this.statusCode, this.failure)
+    if (target.series !== null) target.series.attemptEnded(this.statusCode, this.failure, (performance.now() - this.startedAt) / 1000)
   }
 
   // ---- the undici handler interface (legacy form, which the core calls directly)

@@ -1,3 +1,5 @@
+import type { TargetSeries } from '../metrics/upstream-series.js'
+
 /**
  * Where a target lives: a TCP address or a Unix domain socket. Compiled from the config's
  * `targets` / `backup` entries; `id` is stable across reloads and processes (it names the
@@ -90,6 +92,8 @@ export class Target {
   lastChange: { readonly at: number, readonly healthy: boolean, readonly reason: string } | null = null
   /** Passive health checking, when the upstream has it. */
   outcomes: AttemptOutcomeListener | null = null
+  /** Where attempts on this target are counted, while metrics are on; else null. */
+  series: TargetSeries | null = null
 
   constructor (spec: TargetSpec) {
     this.id = spec.address.id

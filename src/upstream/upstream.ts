@@ -13,6 +13,7 @@ import { createTargetPool, originOf, sniOf, type ConnectionEvents } from './disp
 import { UpstreamHealth, type HealthLog } from '../health/upstream-health.js'
 import { DiscoveryRunner } from '../discovery/source.js'
 import { createDiscoverySource } from '../discovery/index.js'
+import type { UpstreamSeries } from '../metrics/upstream-series.js'
 
 interface TargetSlot {
   readonly pool: Pool
@@ -54,6 +55,8 @@ export class Upstream {
   /** Each target's weight when the balancer was built, in `targetList` order. */
   private weights: readonly number[] = []
   private readonly events: ConnectionEvents
+  /** Where this upstream's attempts are counted, while metrics are on. */
+  private series: UpstreamSeries | null = null
 
   constructor (config: CompiledUpstream, events: ConnectionEvents, log: HealthLog) {
     this.name = config.name
@@ -105,6 +108,16 @@ export class Upstream {
     if (config.fingerprint !== this.compiled.fingerprint) throw new Error(`upstream ${this.name}: a changed upstream is rebuilt, not adopted`)
     this.compiled = config
     this.health.adopt(config.health)
+  }
+
+  /**
+   * Metrics on (`series`: this upstream's) or off (null): every target counts its
+   * attempts there from now on, and the series of targets no longer here go.
+   */
+  measure (series: UpstreamSeries | null): void {
+    this.series = series
+    for (const target of this.targetList) target.series = series?.target(target.id) ?? null
+    series?.retainTargets(new Set(this.targetList.map(target => target.id)))
   }
 
   snapshot (): UpstreamSnapshot {
@@ -185,6 +198,7 @@ export class Upstream {
     }
     for (const target of list) if (!this.slots.has(target)) this.slots.set(target, this.slotFor(target))
     this.targetList = list
+    if (this.series !== null) this.measure(this.series)
     this.balancer = createBalancer(this.compiled.balancer, list)
     for (const target of removed) target.retired = true
     this.health.resync(list)
