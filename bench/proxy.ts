@@ -9,7 +9,9 @@
  * request headers, 2 000 distinct paths with query strings). Then what guarding a route
  * costs: Tollgate's route with an IP filter, a rate limit that is never reached and JWT
  * HS256 auth, against its bare route and against @fastify/http-proxy registered with
- * @fastify/rate-limit and @fastify/jwt doing the same work. Each server runs in its own
+ * @fastify/rate-limit and @fastify/jwt doing the same work. Then what metrics cost: the
+ * same route on two Tollgate processes of one config, one of them with `metrics` on (and
+ * scraped once a round, as Prometheus would). Each server runs in its own
  * process and is measured one at a time (autocannon in this one); the proxies in
  * alternating rounds (A B C A B C …), medians compared, so none gains from running first
  * or from one disturbed run. Then each proxy's RSS after the runs (bench/memory.ts
@@ -157,13 +159,13 @@ function median (runs: Result[]): Result {
   }
 }
 
-async function startTollgate (config: string): Promise<{ url: string, pid: number }> {
+async function startTollgate (config: string): Promise<{ url: string, pid: number, log: string }> {
   const gateway = spawn(process.execPath, [here('../dist/src/cli/main.js'), 'start', '-c', config], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(gateway)
   pin(gateway.pid as number, 0)
   const log = await readUntil(gateway, 'tollgate', text => text.split('\n').some(l => l.includes('"listening"')))
   const line = log.split('\n').find(l => l.includes('"listening"')) as string
-  return { url: `${String((JSON.parse(line) as { address: string }).address)}/`, pid: gateway.pid as number }
+  return { url: `${String((JSON.parse(line) as { address: string }).address)}/`, pid: gateway.pid as number, log }
 }
 
 /** An HS256 JWT for `secret`, valid for an hour: what a client of the guarded route sends. */
@@ -199,6 +201,13 @@ function pairedRatio (ours: readonly Result[], theirs: readonly Result[], pick: 
   return ratios.length % 2 === 1 ? ratios[half] as number : ((ratios[half - 1] as number) + (ratios[half] as number)) / 2
 }
 
+/** The metrics endpoint's text. */
+async function scrapeText (url: string): Promise<string> {
+  const res = await fetch(url)
+  if (res.status !== 200) throw new Error(`${url} answered ${res.status}`)
+  return await res.text()
+}
+
 function printTable (results: readonly Result[]): void {
   console.log('| server | requests/s | p99 ms | server CPU µs/request | errors | non-2xx |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
@@ -222,9 +231,9 @@ try {
   const secret = randomBytes(32).toString('base64url')
   const guardedReference = await startProcess([here('http-proxy-guarded.mjs'), `http://127.0.0.1:${portA}`, secret])
   pin(guardedReference.pid, 0)
-  const configFor = (engine: string): string => {
-    const file = join(dir, `bench-${engine}.yaml`)
-    writeFileSync(file, `
+  const configFor = (engine: string, metrics = false): string => {
+    const file = join(dir, `bench-${engine}${metrics ? '-metrics' : ''}.yaml`)
+    writeFileSync(file, `${metrics ? 'metrics: { listen: { host: 127.0.0.1, port: 0 } }' : ''}
 server:
   listen: [{ host: 127.0.0.1, port: 0 }]
   accessLog: false
@@ -252,6 +261,7 @@ routes:
     { name: 'tollgate', ...await startTollgate(configFor('undici')) },
     { name: 'tollgate (reply-from engine)', ...await startTollgate(configFor('reply-from')) }
   ]
+  const measured = await startTollgate(configFor('undici', true))
 
   console.log(`autocannon: ${connections} connections, ${seconds} s per run after a ${warmup} s warm-up, ${rounds} alternating rounds`)
   console.log(pinning ? 'proxies pinned to core 0; upstream and autocannon on core 1' : 'no CPU pinning (one core, or no taskset)')
@@ -287,10 +297,29 @@ routes:
   console.log(`guarded / bare route: ${pairedRatio(guard, bare, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(guard, bare, cpu).toFixed(2)}`)
   console.log(`guarded / @fastify/http-proxy + rate-limit + jwt: ${pairedRatio(guard, reference, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(guard, reference, cpu).toFixed(2)}`)
 
+  const metricsLine = measured.log.split('\n').find(l => l.includes('"metrics listening"')) as string
+  const metricsUrl = `http://127.0.0.1:${(JSON.parse(metricsLine) as { metrics: { port: number } }).metrics.port}/metrics`
+  const basic = TRAFFIC[0] as Traffic
+  const metricsRuns: Result[][] = [[], []]
+  for (let round = 0; round < rounds; round++) {
+    metricsRuns[0]?.push(await measure('tollgate, metrics off', tollgate.url, tollgate.pid, basic))
+    metricsRuns[1]?.push(await measure('tollgate, metrics on', measured.url, measured.pid, basic))
+    await scrapeText(metricsUrl)
+  }
+  const scraped = await scrapeText(metricsUrl)
+  const counted = /^tollgate_requests_total\{route="app",method="GET",status="200"\} (\d+)$/m.exec(scraped)?.[1] ?? '0'
+  console.log(`\n## metrics: the same route with metrics off and on; ${basic.describe} (medians of ${rounds} rounds)\n`)
+  printTable(metricsRuns.map(median))
+  const [off, on] = metricsRuns as [Result[], Result[]]
+  console.log('\nRatios: the median of the ratios within each round.')
+  console.log(`metrics on / off: ${pairedRatio(on, off, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(on, off, cpu).toFixed(2)}`)
+  console.log(`requests the metrics counted on the route: ${counted}`)
+
   console.log('\n## memory (`npm run bench:memory` measures what an idle connection costs)\n')
   console.log('| server | RSS after the runs |')
   console.log('| --- | ---: |')
   for (const proxy of proxies) console.log(`| ${proxy.name} | ${(rssBytes(proxy.pid) / 1024 / 1024).toFixed(1)} MB |`)
+  console.log(`| tollgate, metrics on | ${(rssBytes(measured.pid) / 1024 / 1024).toFixed(1)} MB |`)
 } finally {
   // Every server ends with the benchmark, collected here so that none outlives it.
   const exits = children.filter(child => child.exitCode === null && child.signalCode === null).map(child => once(child, 'exit'))
