@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path'
 import pino, { type Logger } from 'pino'
 import type { Agent } from 'undici'
 import { buildApp, type AppVersion } from './app.js'
-import type { CompiledAdmin, CompiledGateway, CompiledListener, CompiledMetrics, CompiledRoute } from './config/compile.js'
+import type { CompiledAdmin, CompiledGateway, CompiledListener, CompiledRoute } from './config/compile.js'
 import { loadConfigFile, loadConfigObject, type LoadOptions } from './config/load.js'
 import { ConfigError } from './config/errors.js'
 import { UpstreamRegistry } from './upstream/registry.js'
@@ -71,8 +71,8 @@ export class Gateway {
   private readonly listeners = new Map<string, Listener>()
   /** The admin API listener: outside app versions, replaced only when its address changes. */
   private admin: AdminServer | null = null
-  /** Admin listeners being closed after a change of address; awaited by close(). */
-  private readonly adminClosing = new Set<Promise<void>>()
+  /** Admin and metrics listeners being closed after a change of address; awaited by close(). */
+  private readonly sideClosing = new Set<Promise<void>>()
   /**
    * The metrics registry and its series: beside the counter stores, outside app versions,
    * so reloads keep counting. Exists without `metrics` too (nothing is counted then).
@@ -80,7 +80,6 @@ export class Gateway {
   readonly metrics: GatewayMetrics
   /** The metrics listener: like the admin one, replaced only when its address changes. */
   private metricsServer: MetricsServer | null = null
-  private readonly metricsClosing = new Set<Promise<void>>()
   /** With `redis`: the config shared by every instance on that Redis. */
   private readonly sync: ConfigSync
   private catchUpQueued = false
@@ -267,8 +266,8 @@ export class Gateway {
     const checked = Promise.all(change.created.map(async u => await u.ready()))
     let next: LiveVersion
     let builtApp: AppVersion | undefined
-    let admin: AdminChange | undefined
-    let metrics: MetricsChange | undefined
+    let admin: SideChange<AdminServer> | undefined
+    let metrics: SideChange<MetricsServer> | undefined
     try {
       stores = await this.counterStores.prepare(config)
       builtApp = await buildApp({
@@ -280,8 +279,8 @@ export class Gateway {
       })
       await checked
       next = live(builtApp, config.metrics === null ? null : this.metrics)
-      admin = await this.prepareAdmin(config.admin)
-      metrics = await this.prepareMetrics(config.metrics)
+      admin = await prepareSide(this.admin, config.admin, spec => new AdminServer(spec, this.adminApi, this.logger))
+      metrics = await prepareSide(this.metricsServer, config.metrics, spec => new MetricsServer(spec, this.metrics, this.logger))
       await this.syncListeners(config)
     } catch (err) {
       this.retainSeries(this.current?.config ?? null)
@@ -307,40 +306,24 @@ export class Gateway {
     }
   }
 
-  /**
-   * The admin listener the config asks for: the running one when its address is unchanged,
-   * else a new one, already listening (a port in use refuses the config like any error).
-   */
-  private async prepareAdmin (spec: CompiledAdmin | null): Promise<AdminChange> {
-    const running = this.admin
-    if (spec === null) return { next: null, created: null, retired: running }
-    if (running?.serves(spec) === true) return { next: running, created: null, retired: null }
-    const created = new AdminServer(spec, this.adminApi, this.logger)
-    await created.listen()
-    return { next: created, created, retired: running }
-  }
-
-  private commitAdmin (change: AdminChange, spec: CompiledAdmin | null): void {
+  private commitAdmin (change: SideChange<AdminServer>, spec: CompiledAdmin | null): void {
     this.admin = change.next
     if (spec !== null && change.created === null) change.next?.update(spec)
-    const retired = change.retired
-    if (retired === null) return
-    // Not awaited: the request that asked for this change (PUT /config) is in flight on it,
-    // and closing waits for that request to finish.
-    const closing = retired.close()
-      .catch(err => this.logger.warn({ err }, 'closing the previous admin listener failed'))
-      .finally(() => this.adminClosing.delete(closing))
-    this.adminClosing.add(closing)
+    // The request that asked for this change (PUT /config) is in flight on the retired one.
+    this.closeRetired(change, 'admin')
   }
 
-  /** The metrics listener the config asks for: the running one when its address is unchanged, else a new one. */
-  private async prepareMetrics (spec: CompiledMetrics | null): Promise<MetricsChange> {
-    const running = this.metricsServer
-    if (spec === null) return { next: null, created: null, retired: running }
-    if (running?.serves(spec) === true) return { next: running, created: null, retired: null }
-    const created = new MetricsServer(spec, this.metrics, this.logger)
-    await created.listen()
-    return { next: created, created, retired: running }
+  /**
+   * Closes the listener a change retired, in the background: closing waits for the
+   * requests in flight on it. close() awaits it.
+   */
+  private closeRetired (change: SideChange<{ close (): Promise<void> }>, what: string): void {
+    const retired = change.retired
+    if (retired === null) return
+    const closing = retired.close()
+      .catch(err => this.logger.warn({ err }, `closing the previous ${what} listener failed`))
+      .finally(() => this.sideClosing.delete(closing))
+    this.sideClosing.add(closing)
   }
 
   /**
@@ -348,7 +331,7 @@ export class Gateway {
    * removed ones lose them; every live upstream counts into its own (or nothing, with
    * metrics off).
    */
-  private commitMetrics (change: MetricsChange, config: CompiledGateway): void {
+  private commitMetrics (change: SideChange<MetricsServer>, config: CompiledGateway): void {
     const on = config.metrics !== null
     this.retainSeries(config)
     for (const [name, upstream] of this.upstreams.all) upstream.measure(on ? this.metrics.upstream(name) : null)
@@ -356,12 +339,7 @@ export class Gateway {
     else this.metrics.stop()
     this.metricsServer = change.next
     if (config.metrics !== null && change.created === null) change.next?.update(config.metrics)
-    const retired = change.retired
-    if (retired === null) return
-    const closing = retired.close()
-      .catch(err => this.logger.warn({ err }, 'closing the previous metrics listener failed'))
-      .finally(() => this.metricsClosing.delete(closing))
-    this.metricsClosing.add(closing)
+    this.closeRetired(change, 'metrics')
   }
 
   /** Keeps the series of `config` (none when it has no `metrics`), drops the others. */
@@ -492,7 +470,7 @@ export class Gateway {
     this.admin = null
     const metricsServer = this.metricsServer
     this.metricsServer = null
-    await Promise.all([...listeners.map(l => l.close(grace)), admin?.close(), ...this.adminClosing, metricsServer?.close(), ...this.metricsClosing])
+    await Promise.all([...listeners.map(l => l.close(grace)), admin?.close(), metricsServer?.close(), ...this.sideClosing])
     this.metrics.stop()
     const version = this.current
     this.current = null
@@ -536,21 +514,28 @@ function onResponseClose (res: GatewayResponse): void {
   if (--version.inflight === 0 && version.retired) version.markDrained()
 }
 
-interface MetricsChange {
-  readonly next: MetricsServer | null
-  readonly created: MetricsServer | null
-  readonly retired: MetricsServer | null
-}
-
 /** What the series are kept for when metrics are off: nothing. */
 const EMPTY_CONFIG = { routes: [], upstreams: new Map() } as unknown as CompiledGateway
 
-interface AdminChange {
-  readonly next: AdminServer | null
+/** A listener beside the proxy (admin API, metrics endpoint), as an apply changes it. */
+interface SideChange<S> {
+  readonly next: S | null
   /** Opened for this change: closed again if the change is abandoned. */
-  readonly created: AdminServer | null
+  readonly created: S | null
   /** No longer wanted once the change is committed. */
-  readonly retired: AdminServer | null
+  readonly retired: S | null
+}
+
+/**
+ * The side listener `spec` asks for: the running one when its address is unchanged, else
+ * a new one, already listening (a port in use refuses the config like any error).
+ */
+async function prepareSide<Spec, S extends { serves (spec: Spec): boolean, listen (): Promise<void> }> (running: S | null, spec: Spec | null, create: (spec: Spec) => S): Promise<SideChange<S>> {
+  if (spec === null) return { next: null, created: null, retired: running }
+  if (running?.serves(spec) === true) return { next: running, created: null, retired: null }
+  const created = create(spec)
+  await created.listen()
+  return { next: created, created, retired: running }
 }
 
 /** The `defineAuth` hooks and `defineHealthCheck` checks a running config uses. */

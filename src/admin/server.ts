@@ -5,7 +5,6 @@
  * at once), and replaces it only when its address changes.
  */
 import { randomUUID } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import { Ajv } from 'ajv'
 import type { Logger } from 'pino'
@@ -14,11 +13,12 @@ import { registerAdminPlugins } from '../../plugins/admin/index.js'
 import type { AdminApi } from './api.js'
 import { AdminToken } from './token.js'
 import { ADMIN_BODY_LIMIT, ADMIN_REQUEST_TIMEOUT_MS } from './limits.js'
+import { SideListener } from '../server/side-listener.js'
 
 export class AdminServer {
   private spec: CompiledAdmin
   private token: AdminToken | null
-  private app: FastifyInstance | null = null
+  private readonly listener: SideListener
   private readonly api: AdminApi
   private readonly logger: Logger
 
@@ -27,29 +27,22 @@ export class AdminServer {
     this.token = spec.token === null ? null : new AdminToken(spec.token)
     this.api = api
     this.logger = logger
+    this.listener = new SideListener(spec)
   }
 
   async listen (): Promise<void> {
-    const app = await buildAdminApp(this.api, () => this.token, this.logger)
-    try {
-      await app.listen({ host: this.spec.host, port: this.spec.port })
-    } catch (err) {
-      await app.close().catch(() => undefined)
-      throw err
-    }
-    this.app = app
+    await this.listener.listen(await buildAdminApp(this.api, () => this.token, this.logger))
     this.logger.info({ admin: this.address() }, 'admin API listening')
   }
 
   /** Where it is bound (the real port when the config said 0). */
   address (): { host: string, port: number } {
-    const bound = this.app?.server.address() as AddressInfo | null | undefined
-    return { host: this.spec.host, port: bound?.port ?? this.spec.port }
+    return this.listener.address()
   }
 
   /** True when `spec` names this listener's address (port 0 matches any bound port). */
   serves (spec: CompiledAdmin): boolean {
-    return spec.host === this.spec.host && (spec.port === 0 || spec.port === this.address().port)
+    return this.listener.serves(spec)
   }
 
   /** A reload kept this listener: take its token (set, changed or removed) from now on. */
@@ -60,9 +53,7 @@ export class AdminServer {
 
   /** Stops accepting; requests in flight finish first. */
   async close (): Promise<void> {
-    const app = this.app
-    this.app = null
-    await app?.close()
+    await this.listener.close()
   }
 }
 

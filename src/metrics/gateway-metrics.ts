@@ -9,7 +9,7 @@
  * Requests and upstream attempts count into RouteSeries and UpstreamSeries (plain fields,
  * nothing built per request); the families below read them in their `collect`, at scrape.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Aggregator, type Metric } from 'prom-client'
 import type { CompiledGateway } from '../config/compile.js'
 import { RouteSeries } from './route-series.js'
 import { UpstreamSeries } from './upstream-series.js'
@@ -38,12 +38,7 @@ export class GatewayMetrics {
 
   /** The series of route `name`, made on first use (`""`: requests no route matched). */
   route (name: string): RouteSeries {
-    let series = this.routes.get(name)
-    if (series === undefined) {
-      series = new RouteSeries(name)
-      this.routes.set(name, series)
-    }
-    return series
+    return seriesOf(this.routes, name, RouteSeries)
   }
 
   /** The series of requests no route matched. */
@@ -53,12 +48,7 @@ export class GatewayMetrics {
 
   /** The series of upstream `name`, made on first use. */
   upstream (name: string): UpstreamSeries {
-    let series = this.upstreams.get(name)
-    if (series === undefined) {
-      series = new UpstreamSeries(name)
-      this.upstreams.set(name, series)
-    }
-    return series
+    return seriesOf(this.upstreams, name, UpstreamSeries)
   }
 
   /**
@@ -106,98 +96,92 @@ export class GatewayMetrics {
   }
 
   private define (): void {
-    const registers = [this.registry]
+    const registry = this.registry
     const routes = this.routes
     const upstreams = this.upstreams
     const live = this.live
-    // Counters and gauges are rebuilt from the series at each scrape: a series dropped by
-    // `retain` is gone from the next scrape without a remove() per label set.
-    const requests: Counter<'route' | 'method' | 'status'> = new Counter({
-      name: 'tollgate_requests_total',
-      help: 'Requests answered, by route, method and status.',
-      labelNames: ['route', 'method', 'status'],
-      registers,
-      collect: () => {
-        requests.reset()
-        for (const route of routes.values()) for (const cell of route.requests.values()) requests.inc(cell.labels, cell.value)
-      }
+    rebuiltCounter(registry, 'tollgate_requests_total', 'Requests answered, by route, method and status.', ['route', 'method', 'status'], add => {
+      for (const route of routes.values()) for (const cell of route.requests.values()) add(cell.labels, cell.value)
     })
-    this.registry.registerMetric(new ScrapedHistogram('tollgate_request_duration_seconds', 'Time from the request to the end of its response, by route.',
+    registry.registerMetric(new ScrapedHistogram('tollgate_request_duration_seconds', 'Time from the request to the end of its response, by route.',
       () => histogramSeries(routes.values(), route => ({ route: route.name }))) as unknown as Metric)
-    const attempts: Counter<'upstream' | 'target' | 'status'> = new Counter({
-      name: 'tollgate_upstream_requests_total',
-      help: 'Requests sent to upstream targets (one per try), by upstream, target and response status ("error": no response).',
-      labelNames: ['upstream', 'target', 'status'],
-      registers,
-      collect: () => {
-        attempts.reset()
-        for (const upstream of upstreams.values()) {
-          for (const target of upstream.targets) for (const cell of target.attempts.values()) attempts.inc(cell.labels, cell.value)
-        }
+    rebuiltCounter(registry, 'tollgate_upstream_requests_total', 'Requests sent to upstream targets (one per try), by upstream, target and response status ("error": no response).', ['upstream', 'target', 'status'], add => {
+      for (const upstream of upstreams.values()) {
+        for (const target of upstream.targets) for (const cell of target.attempts.values()) add(cell.labels, cell.value)
       }
     })
-    this.registry.registerMetric(new ScrapedHistogram('tollgate_upstream_duration_seconds', 'Time from sending a request upstream to the end of its response, by upstream.',
+    registry.registerMetric(new ScrapedHistogram('tollgate_upstream_duration_seconds', 'Time from sending a request upstream to the end of its response, by upstream.',
       () => histogramSeries(upstreams.values(), upstream => ({ upstream: upstream.name }))) as unknown as Metric)
-    const healthy: Gauge<'upstream' | 'target'> = new Gauge({
-      name: 'tollgate_upstream_target_healthy',
-      help: '1 while a target is healthy (active and passive checks), else 0.',
-      labelNames: ['upstream', 'target'],
-      registers,
-      // Across workers: 0 when any worker has found the target unhealthy.
-      aggregator: 'min',
-      collect: () => {
-        healthy.reset()
-        for (const [name, upstream] of live()) {
-          if (!upstreams.has(name)) continue
-          for (const target of upstream.targets) healthy.set({ upstream: name, target: target.id }, target.healthy ? 1 : 0)
-        }
+    // Across workers: 0 when any worker has found the target unhealthy.
+    rebuiltGauge(registry, 'tollgate_upstream_target_healthy', '1 while a target is healthy (active and passive checks), else 0.', ['upstream', 'target'], 'min', set => {
+      for (const [name, upstream] of live()) {
+        if (!upstreams.has(name)) continue
+        for (const target of upstream.targets) set({ upstream: name, target: target.id }, target.healthy ? 1 : 0)
       }
     })
-    const connections: Counter<'upstream' | 'reused'> = new Counter({
-      name: 'tollgate_upstream_connections_total',
-      help: 'Upstream requests by whether their connection was kept alive from an earlier one.',
-      labelNames: ['upstream', 'reused'],
-      registers,
-      collect: () => {
-        connections.reset()
-        for (const upstream of upstreams.values()) {
-          connections.inc({ upstream: upstream.name, reused: 'false' }, upstream.fresh)
-          connections.inc({ upstream: upstream.name, reused: 'true' }, upstream.reused)
-        }
+    rebuiltCounter(registry, 'tollgate_upstream_connections_total', 'Upstream requests by whether their connection was kept alive from an earlier one.', ['upstream', 'reused'], add => {
+      for (const upstream of upstreams.values()) {
+        add({ upstream: upstream.name, reused: 'false' }, upstream.fresh)
+        add({ upstream: upstream.name, reused: 'true' }, upstream.reused)
       }
     })
-    // eslint-disable-next-line no-new -- registered by its constructor; series come with the HTTP cache
-    new Counter({
-      name: 'tollgate_cache_requests_total',
-      help: 'Requests of cached routes, by route and cache status (hit, miss, ...).',
-      labelNames: ['route', 'status'],
-      registers
-    })
-    const refused: Counter<'route' | 'reason'> = new Counter({
-      name: 'tollgate_rate_limited_total',
-      help: 'Requests refused with 429 by a route\'s rate limit (reason="rate") or concurrency limit (reason="concurrency").',
-      labelNames: ['route', 'reason'],
-      registers,
-      collect: () => {
-        refused.reset()
-        for (const route of routes.values()) {
-          if (route.limits.rate || route.refused.rate > 0) refused.inc({ route: route.name, reason: 'rate' }, route.refused.rate)
-          if (route.limits.concurrency || route.refused.concurrency > 0) refused.inc({ route: route.name, reason: 'concurrency' }, route.refused.concurrency)
-        }
+    // Its series come with the HTTP cache.
+    rebuiltCounter(registry, 'tollgate_cache_requests_total', 'Requests of cached routes, by route and cache status (hit, miss, ...).', ['route', 'status'], () => undefined)
+    rebuiltCounter(registry, 'tollgate_rate_limited_total', 'Requests refused with 429 by a route\'s rate limit (reason="rate") or concurrency limit (reason="concurrency").', ['route', 'reason'], add => {
+      for (const route of routes.values()) {
+        if (route.limits.rate || route.refused.rate > 0) add({ route: route.name, reason: 'rate' }, route.refused.rate)
+        if (route.limits.concurrency || route.refused.concurrency > 0) add({ route: route.name, reason: 'concurrency' }, route.refused.concurrency)
       }
     })
-    const inflight: Gauge<'route'> = new Gauge({
-      name: 'tollgate_inflight_requests',
-      help: 'Requests in flight, by route.',
-      labelNames: ['route'],
-      registers,
-      aggregator: 'sum',
-      collect: () => {
-        inflight.reset()
-        for (const route of routes.values()) inflight.set({ route: route.name }, route.inflight)
-      }
+    rebuiltGauge(registry, 'tollgate_inflight_requests', 'Requests in flight, by route.', ['route'], 'sum', set => {
+      for (const route of routes.values()) set({ route: route.name }, route.inflight)
     })
   }
+}
+
+/** The series `name` of `all`, made and kept there on first use. */
+function seriesOf<S> (all: Map<string, S>, name: string, Series: new (name: string) => S): S {
+  let series = all.get(name)
+  if (series === undefined) {
+    series = new Series(name)
+    all.set(name, series)
+  }
+  return series
+}
+
+type Labels<L extends string> = Readonly<Record<L, string>>
+
+/**
+ * A counter whose series are rebuilt from the gateway's series at each scrape (`fill`
+ * adds each one's total): a series dropped by `retain` is gone from the next scrape
+ * without a remove() per label set. Counts sum across workers.
+ */
+function rebuiltCounter<L extends string> (registry: Registry, name: string, help: string, labelNames: readonly L[], fill: (add: (labels: Labels<L>, value: number) => void) => void): void {
+  const counter: Counter<L> = new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect: () => {
+      counter.reset()
+      fill((labels, value) => { counter.inc(labels as Partial<Record<L, string>>, value) })
+    }
+  })
+}
+
+/** A gauge rebuilt at each scrape like rebuiltCounter; `aggregator` says how workers' values combine. */
+function rebuiltGauge<L extends string> (registry: Registry, name: string, help: string, labelNames: readonly L[], aggregator: Aggregator, fill: (set: (labels: Labels<L>, value: number) => void) => void): void {
+  const gauge: Gauge<L> = new Gauge<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    aggregator,
+    collect: () => {
+      gauge.reset()
+      fill((labels, value) => { gauge.set(labels as Partial<Record<L, string>>, value) })
+    }
+  })
 }
 
 function * histogramSeries<T extends { readonly duration: HistogramSeries['counts'] }> (all: Iterable<T>, labels: (series: T) => Record<string, string>): Iterable<HistogramSeries> {

@@ -1,4 +1,4 @@
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { Agent, request } from 'undici'
 import { startOrigin, answerWithName } from '../helpers/origin.js'
@@ -8,11 +8,12 @@ import { refusedPort } from '../helpers/ports.js'
 import { pollUntil, within } from '../helpers/deadline.js'
 import { metricsText, promtoolCheck, sample, samples, scrape, typeOf } from '../helpers/metrics.js'
 import type { GatewayConfig } from '../../src/index.js'
+import type { Gateway } from '../../src/gateway.js'
 
 const METRICS = { listen: { host: '127.0.0.1', port: 0 } }
 
 /** An origin whose /slow answers after `slowMs`, and whose /held waits for `release()`. */
-async function pacedOrigin (t: Parameters<typeof startOrigin>[0], slowMs: number): Promise<{ address: string, release: () => void, held: Promise<void> }> {
+async function pacedOrigin (t: TestContext, slowMs: number): Promise<{ address: string, release: () => void, held: Promise<void> }> {
   let release: () => void = () => undefined
   let markHeld: () => void = () => undefined
   const held = new Promise<void>(resolve => { markHeld = resolve })
@@ -30,6 +31,17 @@ async function pacedOrigin (t: Parameters<typeof startOrigin>[0], slowMs: number
     }
   })
   return { address: origin.address, release, held }
+}
+
+/** A gateway with metrics whose one route `r` goes to a paced origin (upstream `app`). */
+async function pacedGateway (t: TestContext, slowMs: number): Promise<{ paced: Awaited<ReturnType<typeof pacedOrigin>>, gateway: Gateway, url: string }> {
+  const paced = await pacedOrigin(t, slowMs)
+  const { gateway, url } = await startGateway(t, {
+    metrics: METRICS,
+    upstreams: { app: { targets: [paced.address] } },
+    routes: [{ name: 'r', upstream: 'app' }]
+  })
+  return { paced, gateway, url }
 }
 
 test('the metrics listener serves every contract family with its type, in text promtool accepts', async (t) => {
@@ -83,12 +95,7 @@ test('the metrics listener serves every contract family with its type, in text p
 })
 
 test('durations land in their buckets: two fast requests and one slow one', async (t) => {
-  const paced = await pacedOrigin(t, 600)
-  const { gateway, url } = await startGateway(t, {
-    metrics: METRICS,
-    upstreams: { app: { targets: [paced.address] } },
-    routes: [{ name: 'r', upstream: 'app' }]
-  })
+  const { paced, gateway, url } = await pacedGateway(t, 600)
   const get = client(t)
   assert.equal((await get(`${url}/fast`)).text, 'fast')
   assert.equal((await get(`${url}/fast`)).text, 'fast')
@@ -127,12 +134,7 @@ test('two sequential requests to one target: the first opens a connection, the s
 })
 
 test('tollgate_inflight_requests rises while a slow request is in flight and falls once it is done', async (t) => {
-  const paced = await pacedOrigin(t, 0)
-  const { gateway, url } = await startGateway(t, {
-    metrics: METRICS,
-    upstreams: { app: { targets: [paced.address] } },
-    routes: [{ name: 'r', upstream: 'app' }]
-  })
+  const { paced, gateway, url } = await pacedGateway(t, 0)
   const get = client(t)
   assert.equal(sample(await metricsText(gateway), 'tollgate_inflight_requests', { route: 'r' }), 0)
   const pending = get(`${url}/held`)
