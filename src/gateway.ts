@@ -508,11 +508,16 @@ function onResponseClose (res: GatewayResponse): void {
   if (series !== null) {
     res.measured = null
     const code = ctx?.error?.code
-    series.finished(methodIndex(res.req.method), res.statusCode, (performance.now() - res.startedAt) / 1000,
+    // A client that left before any response was sent gets nginx's 499, not the 200 Node's
+    // response starts with.
+    series.finished(methodIndex(res.req.method), res.headersSent ? res.statusCode : CLIENT_CLOSED_REQUEST, (performance.now() - res.startedAt) / 1000,
       code === 'RATE_LIMITED' ? 'rate' : code === 'TOO_MANY_CONCURRENT' ? 'concurrency' : null)
   }
   if (--version.inflight === 0 && version.retired) version.markDrained()
 }
+
+/** The status counted for a request whose client left before any response (nginx's 499). */
+const CLIENT_CLOSED_REQUEST = 499
 
 /** What the series are kept for when metrics are off: nothing. */
 const EMPTY_CONFIG = { routes: [], upstreams: new Map() } as unknown as CompiledGateway

@@ -146,6 +146,20 @@ test('tollgate_inflight_requests rises while a slow request is in flight and fal
   await pollUntil(async () => sample(await metricsText(gateway), 'tollgate_inflight_requests', { route: 'r' }) === 0, 20, 5000, 'in-flight count did not fall back to 0')
 })
 
+test('a request whose client leaves before any response counts with status 499 and leaves the in-flight count', async (t) => {
+  const { paced, gateway, url } = await pacedGateway(t, 0)
+  t.after(() => paced.release())
+  const abort = new AbortController()
+  const agent = new Agent()
+  t.after(() => agent.close())
+  const pending = request(`${url}/held`, { dispatcher: agent, signal: abort.signal })
+  await within(paced.held, 5000, 'the request did not reach the origin')
+  abort.abort()
+  await assert.rejects(pending)
+  await pollUntil(async () => sample(await metricsText(gateway), 'tollgate_inflight_requests', { route: 'r' }) === 0, 20, 5000, 'in-flight count did not fall back to 0')
+  assert.equal(sample(await metricsText(gateway), 'tollgate_requests_total', { route: 'r', method: 'GET', status: '499' }), 1)
+})
+
 test('requests no route matched count under route="", methods outside the standard set as "other"', async (t) => {
   const blue = await startOrigin(t, 'blue')
   const { gateway, url } = await startGateway(t, {
