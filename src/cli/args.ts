@@ -23,7 +23,10 @@ export class UsageError extends Error {}
 
 export function parseCommand (argv: readonly string[]): Command {
   const [name, ...rest] = argv
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') return { name: 'help' }
+  // Asking for help is a success; running with no command at all is a mistake (a script
+  // that lost its arguments must not pass), so it fails like an unknown command.
+  if (name === 'help' || name === '--help' || name === '-h') return { name: 'help' }
+  if (name === undefined) throw new UsageError('no command given')
   let parsed
   try {
     parsed = parseArgs({

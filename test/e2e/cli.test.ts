@@ -211,6 +211,23 @@ test('an unknown command prints the usage and exits 2', () => {
   assert.match(result.stderr, /usage:/)
 })
 
+for (const args of [['--help'], ['help'], ['-h']]) {
+  test(`tollgate ${args.join(' ')} prints the usage on stdout and exits 0`, () => {
+    const result = runCli(args)
+    assert.equal(result.status, 0, result.stderr)
+    assert.match(result.stdout, /^usage:\n {2}tollgate start -c FILE/)
+    assert.match(result.stdout, /tollgate validate -c FILE/)
+    assert.equal(result.stderr, '')
+  })
+}
+
+test('tollgate with no command prints the usage on stderr and exits 2', () => {
+  const result = runCli([])
+  assert.equal(result.status, 2)
+  assert.match(result.stderr, /^tollgate: no command given\nusage:/)
+  assert.equal(result.stdout, '')
+})
+
 test('start refuses an invalid config before listening, listing the problems', (t) => {
   const dir = folder(t)
   writeFileSync(join(dir, 'bad.yaml'), 'upstreams: { a: { targets: [] } }\nroutes: [{ name: r, upstream: b }]\n')
