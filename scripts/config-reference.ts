@@ -86,6 +86,8 @@ export function renderReference (document: string, root: SchemaNode = GatewayCon
   const unlisted = new Set<string>()
   for (const entry of keys) {
     const block = blockOf(entry.path, blocks)
+    // A key with a block of its own and none around it is listed by its keys alone.
+    if (block === undefined && (blocks.includes(entry.path) || (entry.inner !== null && blocks.includes(entry.inner)))) continue
     if (block === undefined) {
       // Only the outermost: its keys are left out with it.
       if (![...unlisted].some(parent => isWithin(entry.path, parent))) {

@@ -118,6 +118,10 @@ function describe (error: ErrorObject): { path: string, message: string } {
     case 'anyOf':
     case 'const':
       return { path, message: unionMessage(schema) }
+    case 'type':
+      // A literal of the wrong type fails its type too: one message names the value wanted.
+      if (schema.const !== undefined) return { path, message: unionMessage(schema) }
+      break
     case 'pattern':
     case 'minimum':
     case 'maximum':

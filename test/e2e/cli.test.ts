@@ -97,6 +97,31 @@ test('validate reports unknown keys and wrong types', (t) => {
   assert.match(result.stdout, /^upstreams\.a\.colour: unknown key$/m)
 })
 
+test('validate names the allowed values, suggests the nearest key and reports missing upstreams in the same run', (t) => {
+  const dir = folder(t)
+  writeFileSync(join(dir, 'bad.yaml'), [
+    'server: { logLevel: loud }',
+    'upstreams:',
+    '  a: { targets: ["127.0.0.1:1"], balancer: fastest }',
+    '  b: { targets: ["127.0.0.1:1"] }',
+    'routes:',
+    '  - { name: r, upstream: b, timeout: 1s }',
+    '  - { name: s, upstream: a }',
+    '  - { name: t, upstream: nowhere }',
+    ''
+  ].join('\n'))
+  const result = runCli(['validate', '-c', join(dir, 'bad.yaml')])
+  assert.equal(result.status, 1)
+  assert.deepEqual(result.stdout.trimEnd().split('\n'), [
+    'server.logLevel: must be one of fatal, error, warn, info, debug, trace, silent',
+    'upstreams.a.balancer: must be one of round-robin, random, least-connections, consistent-hash, sticky-cookie',
+    'routes[0].timeout: unknown key (did you mean "timeouts"?)',
+    // Route s names upstream a, refused for its shape: it is not also reported missing.
+    'routes[2].upstream: names a missing upstream "nowhere"'
+  ])
+  assert.doesNotMatch(result.stdout, /anyOf/)
+})
+
 test('start writes the pid file, SIGHUP reloads, an invalid file keeps the running config', async (t) => {
   const dir = folder(t)
   const blue = await startOrigin(t, 'blue')
