@@ -9,7 +9,8 @@ export const USAGE = `usage:
   tollgate validate -c FILE [--routes DIR]
   tollgate reload --pid-file P
   tollgate stop --pid-file P [--fast]
-  tollgate hash-password            (reads the password on stdin)`
+  tollgate hash-password            (reads the password on stdin)
+  tollgate help                     (this text)`
 
 export type Command =
   | { name: 'start', config: string, workers?: number, daemon: boolean, pidFile?: string, logFile?: string, routes?: string }
