@@ -352,7 +352,7 @@ const LimitKey = Type.String({
 export const RateLimitSchema = closed({
   limit: Type.Integer({ minimum: 1, description: 'requests per window; the next gets 429 `RATE_LIMITED` with `Retry-After`.', examples: [100] }),
   window: duration({ description: 'the window (at least 1 ms).', examples: ['1m'] }),
-  algorithm: Type.Optional(Type.Union([Type.Literal('fixed-window'), Type.Literal('sliding-window')], { errorMessage: 'must be fixed-window or sliding-window', description: 'how requests are counted, see above.', default: 'fixed-window', examples: ['sliding-window'] })),
+  algorithm: Type.Optional(Type.Union([Type.Literal('fixed-window'), Type.Literal('sliding-window')], { errorMessage: 'must be fixed-window or sliding-window', description: '`fixed-window` or `sliding-window`, see below.', default: 'fixed-window', examples: ['sliding-window'] })),
   key: Type.Optional(LimitKey),
   store: Type.Optional(Type.Union([Type.Literal('memory'), Type.Literal('redis')], { errorMessage: 'must be memory or redis', description: 'where counts are kept: this process, or the top-level `redis` (shared by every gateway using it).', default: 'memory', examples: ['redis'] })),
   onStoreError: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')], { errorMessage: 'must be open or closed', description: 'when Redis fails: `open` serves uncounted, `closed` answers 503.', default: 'open', examples: ['closed'] }))
