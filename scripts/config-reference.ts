@@ -123,7 +123,14 @@ function renderRow (entry: KeyEntry, block: string, anchors: ReadonlyMap<string,
   if (example === undefined && !entry.hasKeys) problems.push(`${entry.path}: has no example (add examples: [...] to its schema)`)
   const meaning = [schema.description ?? '', ownAnchor !== undefined ? `See [below](#${ownAnchor}).` : '']
     .filter(text => text !== '').join(' ')
-  return `| \`${name}\` | ${cell(schema.properties !== undefined ? 'object' : shortType(schema))} | ${defaultCell(entry)} | ${example === undefined ? '' : code(example)} | ${cell(meaning)} |`
+  return `| \`${name}\` | ${cell(typeCell(entry))} | ${defaultCell(entry)} | ${example === undefined ? '' : code(example)} | ${cell(meaning)} |`
+}
+
+/** A value holding keys is an object, or a list or map of them: its keys are the rows after it. */
+function typeCell (entry: KeyEntry): string {
+  if (!entry.hasKeys) return shortType(entry.schema)
+  if (entry.schema.properties !== undefined) return 'object'
+  return entry.schema.items !== undefined ? 'list of object' : 'map of object'
 }
 
 function defaultCell (entry: KeyEntry): string {
