@@ -85,7 +85,11 @@ test('a key of a feature not built yet is not taken for a typo', () => {
 test('the parts of a refused config that passed the schema are checked in the same run', () => {
   const issues = issuesOf(() => loadConfigObject({
     server: { colour: 'blue' },
-    upstreams: { ok: { targets: ['127.0.0.1:1'] }, empty: { targets: [] } },
+    upstreams: {
+      ok: { targets: ['127.0.0.1:1'] },
+      empty: { targets: [] },
+      checked: { targets: ['127.0.0.1:1'], healthCheck: { type: 'custom', name: 'db-ready' } }
+    },
     routes: [
       { name: 'a', upstream: 'ok', timeout: '1s' },
       { name: 'b', upstream: 'missing' },
@@ -96,6 +100,7 @@ test('the parts of a refused config that passed the schema are checked in the sa
     'server.colour: unknown key',
     'routes[0].timeout: unknown key (did you mean "timeouts"?)',
     'upstreams.empty.targets: must list at least one target',
+    'upstreams.checked.healthCheck.name: no health check named "db-ready" is registered (export defineHealthCheck("db-ready", …) from a module in routes/ or from the config module)',
     'routes[1].upstream: names a missing upstream "missing"',
     'routes[2].ipFilter.allow[0]: "10.0.0.0/99": prefix length must be 0-32'
   ])
