@@ -187,6 +187,8 @@ export class Gateway {
    * this instance cannot run (a `${NAME}` unset here) is logged, and `own` runs.
    */
   private async swapOwn (own: CompiledGateway): Promise<void> {
+    // The shared config's connections may log before the first swap sets the level.
+    if (this.current === null) this.logger.level = own.server.logLevel
     this.sync.use(own.redis)
     const shared = await this.sync.latest()
     if (shared === null) {

@@ -9,7 +9,8 @@ export const USAGE = `usage:
   tollgate validate -c FILE [--routes DIR]
   tollgate reload --pid-file P
   tollgate stop --pid-file P [--fast]
-  tollgate hash-password            (reads the password on stdin)`
+  tollgate hash-password            (reads the password on stdin)
+  tollgate help                     (this text)`
 
 export type Command =
   | { name: 'start', config: string, workers?: number, daemon: boolean, pidFile?: string, logFile?: string, routes?: string }
@@ -23,7 +24,10 @@ export class UsageError extends Error {}
 
 export function parseCommand (argv: readonly string[]): Command {
   const [name, ...rest] = argv
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') return { name: 'help' }
+  // Asking for help is a success; running with no command at all is a mistake (a script
+  // that lost its arguments must not pass), so it fails like an unknown command.
+  if (name === 'help' || name === '--help' || name === '-h') return { name: 'help' }
+  if (name === undefined) throw new UsageError('no command given')
   let parsed
   try {
     parsed = parseArgs({

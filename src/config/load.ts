@@ -9,10 +9,11 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, dirname, extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseDocument } from 'yaml'
-import { ConfigError, IssueList, joinPath, messageOf } from './errors.js'
+import { ConfigError, IssueList, joinPath, messageOf, type ConfigIssue } from './errors.js'
 import { readDotEnv, substituteEnv, type Environment } from './env.js'
 import { validateSchema } from './validate.js'
-import { compileGateway, type CompiledGateway } from './compile.js'
+import { compileGateway, type CompiledGateway, type CompileOptions } from './compile.js'
+import { readableParts } from './readable-parts.js'
 import { makeTollgateImportable } from './self-package.js'
 import { MAX_CONFIG_VALUES, toPlainData } from './plain-data.js'
 import type { RouteHooks } from '../hooks.js'
@@ -144,13 +145,32 @@ function buildConfig (raw: unknown, options: { baseDir: string, env: Environment
   const hooks = extractHooks(config, issues)
   const substituted = substituteEnv(config, options.env, issues)
   const valid = validateSchema(substituted, issues)
-  if (!valid) throw new ConfigError(withOrigins(issues.items, origins))
-  issues.throwIfAny()
+  const compileOptions = { baseDir: options.baseDir, hooks, auth: options.auth, healthChecks: options.healthChecks }
+  if (!valid || issues.items.length > 0) {
+    throw new ConfigError(withOrigins([...issues.items, ...referenceIssues(substituted, issues.items, compileOptions)], origins))
+  }
   try {
-    return compileGateway(substituted, { baseDir: options.baseDir, hooks, auth: options.auth, healthChecks: options.healthChecks })
+    return compileGateway(substituted, compileOptions)
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(withOrigins(err.issues, origins))
     throw err
+  }
+}
+
+/**
+ * What compile finds in the parts of a refused config that passed the schema (a route
+ * naming a missing upstream, a bad CIDR), so that they are reported in the same run.
+ */
+function referenceIssues (config: unknown, refused: readonly ConfigIssue[], options: CompileOptions): ConfigIssue[] {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) return []
+  const parts = readableParts(config as Record<string, unknown>, refused)
+  if (parts === null) return []
+  try {
+    compileGateway(parts.config, options)
+    return []
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    return err.issues.filter(issue => !parts.isAboutStandIn(issue))
   }
 }
 

@@ -6,6 +6,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { GatewayConfigSchema, type GatewayFileConfig } from './schema.js'
 import { IssueList, joinPath } from './errors.js'
+import { nearestKey } from './nearest-key.js'
+import { unionMessage, type SchemaNode } from './schema-text.js'
 
 let compiled: ValidateFunction<GatewayFileConfig> | undefined
 
@@ -15,6 +17,8 @@ function validator (): ValidateFunction<GatewayFileConfig> {
     const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
     // `errorMessage` annotates a schema with the sentence to show when it fails as a whole.
     ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' })
+    // `defaultText` says in words a default no value can (computed, or "none"): for the reference.
+    ajv.addKeyword({ keyword: 'defaultText', schemaType: 'string' })
     compiled = ajv.compile<GatewayFileConfig>(GatewayConfigSchema)
   }
   return compiled
@@ -91,26 +95,34 @@ const NOT_YET_SUPPORTED: readonly { readonly at: RegExp, readonly keys: Readonly
   { at: /^\/server\/listen\/\d+$/, keys: new Set(['http2']) }
 ]
 
-function unknownKeyMessage (pointer: string, key: string): string {
+function unknownKeyMessage (pointer: string, key: string, known: Iterable<string>): string {
   const planned = NOT_YET_SUPPORTED.some(entry => entry.at.test(pointer) && entry.keys.has(key))
-  return planned ? 'is not supported yet' : 'unknown key'
+  if (planned) return 'is not supported yet'
+  const near = nearestKey(key, known)
+  return near === undefined ? 'unknown key' : `unknown key (did you mean ${JSON.stringify(near)}?)`
 }
 
 function describe (error: ErrorObject): { path: string, message: string } {
   const path = pointerToPath(error.instancePath)
-  const custom = (error.parentSchema as { errorMessage?: unknown } | undefined)?.errorMessage
+  const schema = (error.parentSchema ?? {}) as SchemaNode
+  const custom = schema.errorMessage
   switch (error.keyword) {
     case 'additionalProperties': {
       const key = (error.params as { additionalProperty: string }).additionalProperty
-      return { path: joinPath(path, key), message: unknownKeyMessage(error.instancePath, key) }
+      return { path: joinPath(path, key), message: unknownKeyMessage(error.instancePath, key, Object.keys(schema.properties ?? {})) }
     }
     case 'required': {
       const key = (error.params as { missingProperty: string }).missingProperty
       return { path: joinPath(path, key), message: 'is required' }
     }
     case 'anyOf':
-    case 'pattern':
     case 'const':
+      return { path, message: unionMessage(schema) }
+    case 'type':
+      // A literal of the wrong type fails its type too: one message names the value wanted.
+      if (schema.const !== undefined) return { path, message: unionMessage(schema) }
+      break
+    case 'pattern':
     case 'minimum':
     case 'maximum':
       if (typeof custom === 'string') return { path, message: custom }

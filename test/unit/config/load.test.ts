@@ -78,7 +78,11 @@ test('every problem is reported as path: message in one pass', () => {
   }))
   assert.ok(issues.includes('server.colour: unknown key'), issues.join('\n'))
   assert.ok(issues.includes('server.listen[0].port: must be integer'), issues.join('\n'))
-  assert.ok(issues.includes('upstreams.typo.balancr: unknown key'), issues.join('\n'))
+  assert.ok(issues.includes('upstreams.typo.balancr: unknown key (did you mean "balancer"?)'), issues.join('\n'))
+  // The parts the schema accepted are checked in the same pass.
+  assert.ok(issues.includes('upstreams.empty.targets: must list at least one target'), issues.join('\n'))
+  assert.ok(issues.includes('routes[0].upstream: names a missing upstream "missing"'), issues.join('\n'))
+  assert.ok(issues.some(issue => /^routes\[1\]\.match\.path: .*regex/i.test(issue)), issues.join('\n'))
 })
 
 test('semantic errors are reported once the shape is right', () => {
