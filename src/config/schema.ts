@@ -76,7 +76,15 @@ export const ServerSchema = closed({
   pidFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
   logFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
   logLevel: Type.Optional(LogLevel),
+  logFormat: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('pretty')], {
+    description: 'json: one JSON object a line (default); pretty: readable lines for a terminal',
+    errorMessage: 'must be json or pretty'
+  })),
   accessLog: Type.Optional(Type.Boolean()),
+  redactQuery: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: '^[^&=#\\s]+$', errorMessage: 'must be a query parameter name (no &, =, # or spaces)' }), {
+    maxItems: 256,
+    description: 'query parameters whose values logs show as "***" (replaces the default list; [] turns it off)'
+  })),
   underscoresInHeaders: Type.Optional(Type.Boolean({ description: 'forward request headers whose names contain "_" (default false: dropped)' })),
   limits: Type.Optional(LimitsSchema),
   engine: Type.Optional(Type.Union([Type.Literal('undici'), Type.Literal('reply-from')], {
