@@ -48,12 +48,14 @@ test('bytes are counted per request on a kept-alive connection', async (t) => {
   const origin = await startOrigin(t, 'blue', { handler: (req, res) => { res.end(req.url === '/big' ? 'y'.repeat(5000) : 'ok') } })
   const { url, requests } = await loggedGateway(t, { upstreams: { app: { targets: [origin.address] } }, routes: [{ name: 'r', upstream: 'app' }] })
   const get = client(t)
-  await get(`${url}/big`)
+  await get(`${url}/big`, { method: 'PUT', body: 'z'.repeat(3000) })
+  await get(`${url}/small`, { method: 'PUT', body: 'z'.repeat(3000) })
   await get(`${url}/small`)
-  await eventually(() => requests().length === 2, 5000, 'expected two access-log lines')
-  const [big, small] = requests() as [Line, Line]
-  assert.ok((big.bytesOut as number) > 5000)
-  assert.ok((small.bytesOut as number) < 1000, `the second request on the connection counts only its own bytes (${String(small.bytesOut)})`)
+  await eventually(() => requests().length === 3, 5000, 'expected three access-log lines')
+  const [big, , small] = requests() as [Line, Line, Line]
+  assert.ok((big.bytesOut as number) > 5000 && (big.bytesIn as number) > 3000)
+  assert.ok((small.bytesIn as number) < 1000, `the second request on the connection counts only its own bytes in (${String(small.bytesIn)})`)
+  assert.ok((small.bytesOut as number) < 1000, `the second request on the connection counts only its own bytes out (${String(small.bytesOut)})`)
   assert.equal(big.retries, 0)
 })
 
