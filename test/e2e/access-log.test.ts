@@ -1,6 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
+import { once } from 'node:events'
 import { startOrigin } from '../helpers/origin.js'
 import { refusedPort } from '../helpers/ports.js'
 import { startGateway } from '../helpers/gateway.js'
@@ -47,10 +49,21 @@ test('the access log has one JSON line per request with id, client, route, targe
 test('bytes are counted per request on a kept-alive connection', async (t) => {
   const origin = await startOrigin(t, 'blue', { handler: (req, res) => { res.end(req.url === '/big' ? 'y'.repeat(5000) : 'ok') } })
   const { url, requests } = await loggedGateway(t, { upstreams: { app: { targets: [origin.address] } }, routes: [{ name: 'r', upstream: 'app' }] })
-  const get = client(t)
-  await get(`${url}/big`, { method: 'PUT', body: 'z'.repeat(3000) })
-  await get(`${url}/small`, { method: 'PUT', body: 'z'.repeat(3000) })
-  await get(`${url}/small`)
+  // One socket for all three, so that each line must count its own share of it.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.after(() => agent.destroy())
+  const ports = new Set<number>()
+  const send = async (path: string, body = ''): Promise<void> => {
+    const req = httpRequest(`${url}${path}`, { agent, method: body === '' ? 'GET' : 'PUT' })
+    req.end(body)
+    const [res] = await once(req, 'response') as [IncomingMessage]
+    ports.add(res.socket.localPort ?? 0)
+    for await (const _chunk of res) { /* read to the end */ }
+  }
+  await send('/big', 'z'.repeat(3000))
+  await send('/small', 'z'.repeat(3000))
+  await send('/small')
+  assert.equal(ports.size, 1, 'one connection')
   await eventually(() => requests().length === 3, 5000, 'expected three access-log lines')
   const [big, , small] = requests() as [Line, Line, Line]
   assert.ok((big.bytesOut as number) > 5000 && (big.bytesIn as number) > 3000)
