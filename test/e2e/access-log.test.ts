@@ -106,3 +106,22 @@ test('server.accessLog: false writes no line per request', async (t) => {
   // The response is complete before the client sees it end; a line would be written by now.
   assert.deepEqual(lines.filter(line => line.msg === 'request'), [])
 })
+
+test('a client that leaves before its response is logged once, as 499, with the upstream time until it left', async (t) => {
+  let arrived!: () => void
+  const reached = new Promise<void>(resolve => { arrived = resolve })
+  const origin = await startOrigin(t, 'slow', { handler: (_req, res) => { arrived(); t.after(() => res.end()) } })
+  const { url, requests } = await loggedGateway(t, { upstreams: { app: { targets: [origin.address] } }, routes: [{ name: 'slow', upstream: 'app' }] })
+  const req = httpRequest(`${url}/slow?token=abc`)
+  req.on('error', () => {})
+  req.end()
+  await reached
+  req.destroy()
+  await eventually(() => requests().length === 1, 5000, 'no access-log line for the request the client left')
+  const line = requests()[0] as Line
+  assert.equal(line.status, 499)
+  assert.equal(line.url, '/slow?token=***')
+  assert.equal(line.route, 'slow')
+  assert.equal(line.bytesOut, 0)
+  assert.equal(typeof line.upstreamMs, 'number')
+})
