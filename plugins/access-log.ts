@@ -2,7 +2,8 @@
  * logging: one access-log line per finished request (`server.accessLog`), from Fastify's
  * onResponse, which also runs for early answers, errors and 404s. Off, it costs nothing:
  * the hooks are not added. On, it reads what the request left behind (its context, the
- * connection's byte counters, one clock reading) and measures nothing while it runs.
+ * connection's byte counters, one clock reading) and measures nothing while it runs; the
+ * abort hook costs one 'close' listener per request (Fastify adds it).
  */
 import fp from 'fastify-plugin'
 import type { Socket } from 'node:net'
