@@ -4,9 +4,9 @@
  * way header credentials are redacted (src/log/redact.ts).
  */
 import { mkdirSync, openSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, resolve } from 'node:path'
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino'
-import { PinoPretty } from 'pino-pretty'
 import { LOG_REDACTED, REDACTED_LOG_PATHS } from './redact.js'
 
 export type LogFormat = 'json' | 'pretty'
@@ -44,6 +44,9 @@ export function createLogger (spec: LoggerSpec): Logger {
  * after logging. Colours only on a terminal.
  */
 function prettyStream (file: string | null, destination: DestinationStream | undefined): DestinationStream {
+  // Loaded only when asked for: it takes longer to load than pino, and every command
+  // (validate too) would pay for it.
+  const PinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
   const common = { sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }
   if (destination !== undefined) return PinoPretty({ ...common, colorize: false, destination })
   if (file !== null) return PinoPretty({ ...common, colorize: false, destination: resolve(file), mkdir: true, append: true })

@@ -3,15 +3,11 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { ChildLines, endChild } from '../helpers/child.js'
 import { CLI, listeningPort, startCli } from '../helpers/cli.js'
 import { client } from '../helpers/client.js'
 import { tempFolder } from '../helpers/files.js'
-import { reservedPorts } from '../helpers/ports.js'
 import { startOrigin } from '../helpers/origin.js'
-
-const DEMO = fileURLToPath(new URL('../../dist/examples/demo.js', import.meta.url))
 
 function isJson (line: string): boolean {
   try {
@@ -56,20 +52,4 @@ routes: [{ name: r, upstream: app }]
   // pino-pretty puts the line's fields on the lines after it.
   await out.waitFor(line => line.includes('/hello?token=***'), 'the redacted url among the access-log fields')
   assert.ok(out.lines.every(line => !isJson(line)), 'no JSON line')
-})
-
-test('npm start runs the example gateway with readable log lines', async (t) => {
-  const [blue, green] = await reservedPorts(t, 2) as [number, number]
-  const child = spawn(process.execPath, [DEMO], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORT: '0', BLUE_PORT: String(blue), GREEN_PORT: String(green) }
-  })
-  const out = new ChildLines(child, 'npm start')
-  t.after(async () => { await endChild(out, () => child.kill('SIGTERM')) })
-  const listening = await out.waitFor(line => line.includes('listening'), 'the listening line')
-  assert.ok(!isJson(listening), listening)
-  const port = Number(/http:\/\/127\.0\.0\.1:(\d+)/.exec(out.lines.join('\n'))?.[1])
-  const reply = await client(t)(`http://127.0.0.1:${port}/blue/hi`)
-  assert.match(reply.text, /Response from BLUE/)
-  await out.waitFor(line => /INFO.*request/.test(line), 'the access-log line')
 })
