@@ -4,10 +4,11 @@
  * process lifecycle of a running gateway (pid file, daemon mode, signals).
  */
 import { spawn } from 'node:child_process'
-import { mkdirSync, openSync, realpathSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { openSync, realpathSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import pino, { type Logger } from 'pino'
+import pino from 'pino'
+import { createLogger } from '../log/create-logger.js'
 import { parseCommand, UsageError, USAGE, type Command } from './args.js'
 import { isRunning, readPidFile, removePidFile, writePidFile } from './pid-file.js'
 import { hashPassword } from './hash-password.js'
@@ -112,7 +113,7 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
     return await daemonize(logFile)
   }
   const workers = command.workers ?? server.workers
-  const logger = createLogger(server.logLevel, logFile)
+  const logger = createLogger({ level: server.logLevel, format: server.logFormat, file: logFile, serializers: { err: serializeError } })
   if (workers !== 1) logger.warn({ workers }, 'several workers are not supported yet: running one process')
 
   const gateway = new Gateway({ logger, configFile: resolve(command.config), loadOptions })
@@ -170,16 +171,6 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
     exit(0)
   })
   return -1
-}
-
-function createLogger (level: string, logFile: string | null): Logger {
-  const options = { level, serializers: { err: serializeError } }
-  if (logFile === null) return pino(options)
-  // Synchronous writes: a line is in the file when the call returns, so the daemon's
-  // parent finds the startup lines when told the gateway is ready, and a crash loses none.
-  // (An async destination's flush() reports done before its write lands.)
-  mkdirSync(dirname(resolve(logFile)), { recursive: true })
-  return pino(options, pino.destination({ dest: openSync(logFile, 'a'), sync: true }))
 }
 
 /**

@@ -119,9 +119,20 @@ export const ServerSchema = closed({
   gracefulShutdown: Type.Optional(duration({ description: 'on SIGTERM, how long in-flight requests may take to finish.', default: '30s', examples: ['10s'] })),
   daemon: Type.Optional(Type.Boolean({ description: 'detach from the terminal (same as `--daemon`); needs `logFile`.', default: false, examples: [true] })),
   pidFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()], { description: 'write the pid here at start (foreground too), remove it on exit.', default: null, examples: ['/run/tollgate.pid'] })),
-  logFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()], { description: 'JSON log lines are appended here (synchronous writes); `null`: stdout. Required with `daemon`.', default: null, examples: ['/var/log/tollgate.log'] })),
+  logFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()], { description: 'log lines are appended here (synchronous writes); `null`: stdout. Required with `daemon`.', default: null, examples: ['/var/log/tollgate.log'] })),
   logLevel: Type.Optional(LogLevel),
-  accessLog: Type.Optional(Type.Boolean({ description: 'one log line per request: method, url, status, route, upstream, target, tries, ms, error code.', default: true, examples: [false] })),
+  logFormat: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('pretty')], {
+    description: '`json`: one JSON object a line (pino), for log shippers. `pretty`: readable lines through pino-pretty, for a terminal (coloured on a TTY); `npm start`\'s example config uses it.',
+    default: 'json',
+    examples: ['pretty']
+  })),
+  accessLog: Type.Optional(Type.Boolean({ description: 'one log line per request (`msg: "request"`); its fields are listed in [operations.md](operations.md#the-access-log). `false`: no line and no cost.', default: true, examples: [false] })),
+  redactQuery: Type.Optional(Type.Array(Type.String({ maxLength: 128, pattern: '^[^&=#\\s]+$', errorMessage: 'must be a query parameter name (no &, =, # or spaces)' }), {
+    maxItems: 256,
+    description: 'query parameters whose values every log line shows as `***` (`/x?token=***&page=2`). Names are matched without regard to case or percent-escaping. A list given here replaces the default one; `[]` logs queries as sent. Credentials in `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie` and `X-Api-Key` are never logged, whatever this says.',
+    defaultText: '`[token, access_token, refresh_token, id_token, api_key, apikey, key, password, secret, client_secret, signature, sig, code]`',
+    examples: [['token', 'session']]
+  })),
   underscoresInHeaders: Type.Optional(Type.Boolean({ description: 'forward request headers whose names contain `_`. Off, they are dropped, as nginx does: CGI and WSGI servers read `X_Forwarded_For` as `X-Forwarded-For`.', default: false, examples: [true] })),
   limits: Type.Optional(LimitsSchema),
   engine: Type.Optional(Type.Union([Type.Literal('undici'), Type.Literal('reply-from')], {
