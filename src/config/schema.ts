@@ -444,7 +444,8 @@ export const GatewayConfigSchema = closed({
   server: Type.Optional(ServerSchema),
   admin: Type.Optional(AdminSchema),
   redis: Type.Optional(RedisSchema),
-  upstreams: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), UpstreamSchema, { description: 'the servers requests are sent to, by name.' })),
+  // Closed like every object: a name outside the pattern would otherwise go unchecked.
+  upstreams: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), UpstreamSchema, { additionalProperties: false, errorMessage: 'is not a valid upstream name (letters, digits, _ . - only)', description: 'the servers requests are sent to, by name.' })),
   routes: Type.Optional(Type.Array(RouteSchema, { description: 'tried in order; the first match wins.' }))
 })
 
