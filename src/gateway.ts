@@ -175,7 +175,8 @@ export class Gateway {
    */
   async applyAdminChange (change: AdminApiChange): Promise<void> {
     if (change.kind !== 'config') {
-      await this.serialised(async () => { applyTargetChange(this.upstreams.all, change) })
+      // As through this admin API: on the live upstreams, no config swap involved.
+      applyTargetChange(this.upstreams.all, change)
       return
     }
     await this.serialised(async () => {

@@ -149,8 +149,7 @@ async function serve ({ logger, pidFile: ownPidFile, configFile, loadOptions }: 
     loadOptions,
     ...(link === null ? {} : { onAdminChange: (change: AdminChange) => { link.changed(change) } })
   })
-  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'))
-  process.on('uncaughtException', (err) => logger.fatal({ err }, 'uncaught exception'))
+  logUnexpectedErrors(logger)
   try {
     if (link === null) {
       await gateway.reload()
@@ -158,7 +157,10 @@ async function serve ({ logger, pidFile: ownPidFile, configFile, loadOptions }: 
       const replay = await link.replay()
       if (replay.config === null) await gateway.reload()
       else await gateway.applyAdminChange({ kind: 'config', config: replay.config })
-      for (const change of replay.targets) await gateway.applyAdminChange(change).catch(() => undefined)
+      for (const change of replay.targets) {
+        // A target of an upstream the config no longer has: the others refused it too.
+        await gateway.applyAdminChange(change).catch((err: unknown) => logger.warn({ change: change.kind, reason: messageOf(err) }, 'admin change made before this worker started refused here'))
+      }
     }
   } catch (err) {
     // Said once on stderr, where whoever started it looks, and once in the log.
@@ -189,11 +191,7 @@ async function serve ({ logger, pidFile: ownPidFile, configFile, loadOptions }: 
   }
 
   let stopping = false
-  const exit = (code: number): void => {
-    if (pidFile !== null) removePidFile(pidFile)
-    logger.flush()
-    process.exit(code)
-  }
+  const exit = exitRemoving(pidFile, logger)
   process.on('SIGHUP', () => {
     logger.info('SIGHUP: reloading the config')
     gateway.reload().catch(() => undefined)
@@ -222,8 +220,7 @@ async function supervise (workers: number, { server, logger, pidFile, configFile
     gracefulShutdownMs: server.gracefulShutdownMs,
     validate: async () => { await loadConfigFile(configFile, loadOptions) }
   })
-  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'))
-  process.on('uncaughtException', (err) => logger.fatal({ err }, 'uncaught exception'))
+  logUnexpectedErrors(logger)
   // Until the workers serve, a signal stops them all: there is nothing to drain yet.
   const stopEarly = (): void => {
     primary.stop('SIGKILL').then(() => { logger.flush(); process.exit(0) }, () => process.exit(1))
@@ -244,11 +241,7 @@ async function supervise (workers: number, { server, logger, pidFile, configFile
   if (pidFile !== null) writePidFile(pidFile)
   await tellDaemonParent(logger)
 
-  const exit = (code: number): void => {
-    if (pidFile !== null) removePidFile(pidFile)
-    logger.flush()
-    process.exit(code)
-  }
+  const exit = exitRemoving(pidFile, logger)
   process.on('SIGHUP', () => {
     logger.info('SIGHUP: reloading the config in every worker')
     primary.reload().catch(() => undefined)
@@ -263,6 +256,21 @@ async function supervise (workers: number, { server, logger, pidFile, configFile
     exit(0)
   })
   return -1
+}
+
+/** Exits with a code, after removing the pid file and writing out the log. */
+function exitRemoving (pidFile: string | null, logger: Logger): (code: number) => void {
+  return (code) => {
+    if (pidFile !== null) removePidFile(pidFile)
+    logger.flush()
+    process.exit(code)
+  }
+}
+
+/** An error nothing caught is logged, and the process goes on serving. */
+function logUnexpectedErrors (logger: Logger): void {
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'))
+  process.on('uncaughtException', (err) => logger.fatal({ err }, 'uncaught exception'))
 }
 
 /** The daemon's parent waits to be told the gateway serves (it then reads the log file). */
