@@ -93,8 +93,7 @@ export class Primary {
     try {
       await started
     } catch (err) {
-      this.stop('SIGKILL')
-      await this.stopped
+      await this.stop('SIGKILL')
       throw err
     }
     this.logger.info({ workers: this.slots.length, pids: this.pids() }, 'workers ready')

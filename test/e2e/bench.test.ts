@@ -8,7 +8,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 test('npm run bench still runs: a one-second round measures the proxies and the guarded route, all answered 2xx, and prints their ratios', async (t) => {
   const env = { ...process.env, BENCH_SECONDS: '1', BENCH_ROUNDS: '1', BENCH_WARMUP: '0', BENCH_CONNECTIONS: '10' }
   // Every process the benchmark starts is in its group: the run fails if one outlives it.
-  const run = await runToEnd(t, 'npm', ['run', '--silent', 'bench'], { cwd: ROOT, env, timeoutMs: 45_000 })
+  const run = await runToEnd(t, 'npm', ['run', '--silent', 'bench'], { cwd: ROOT, env, timeoutMs: 90_000 })
   const output = `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`
   assert.equal(run.code, 0, output)
   assert.match(run.stdout, /^autocannon: 10 connections, 1 s per run after a 0 s warm-up, 1 alternating rounds$/m, output)

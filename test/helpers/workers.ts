@@ -3,6 +3,7 @@
  * does, it finds which worker served a request (from the access-log line of its request
  * id), and after the test kills, by their PIDs, any worker the primary started that is
  * still running: a test never leaves a worker behind, even when it killed the primary.
+ * Also the config files and admin requests the worker tests share.
  */
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
