@@ -107,7 +107,7 @@ const LogLevel = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace',
 export const ServerSchema = closed({
   listen: Type.Optional(Type.Array(ListenSchema, { minItems: 1, description: 'sockets to listen on.', default: [{ host: '0.0.0.0', port: 8080 }], examples: [[{ host: '0.0.0.0', port: 8080 }, { port: 8443, tls: { certs: [{ cert: 'certs/a.crt', key: 'certs/a.key' }] } }]] })),
   workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')], {
-    description: 'processes sharing the listeners (`auto`: one per core). Only `1` is implemented yet: other values log a warning and run one process.',
+    description: 'worker processes sharing the listeners (node:cluster); `"auto"`: one per core. `--workers N` overrides it. Each worker keeps its own memory rate-limit counts, health checks and connections; see [operations.md](operations.md#workers). A change needs a restart.',
     default: 1,
     examples: ['auto']
   })),
