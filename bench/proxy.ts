@@ -14,7 +14,9 @@
  * scraped once a round, as Prometheus would). Each server runs in its own
  * process and is measured one at a time (autocannon in this one); the proxies in
  * alternating rounds (A B C A B C …), medians compared, so none gains from running first
- * or from one disturbed run. Then each proxy's RSS after the runs (bench/memory.ts
+ * or from one disturbed run. Then Tollgate with `--workers 2` against one process on the
+ * same route, neither pinned (two workers need both cores, which they then share with the
+ * upstream and autocannon). Then each proxy's RSS after the runs (bench/memory.ts
  * measures what an idle connection costs). Not a test: numbers depend on the machine.
  *
  * Options (environment): BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50),
@@ -78,10 +80,14 @@ async function startProcess (args: string[], env: NodeJS.ProcessEnv = {}): Promi
 
 interface Result { name: string, rps: number, p99: number, cpuPerRequest: number, errors: number, non2xx: number }
 
-/** CPU seconds (user + system) a process has used, from /proc (Linux). */
-function cpuSeconds (pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
+/** CPU seconds (user + system) processes have used, from /proc (Linux). */
+function cpuSeconds (pids: readonly number[]): number {
+  let sum = 0
+  for (const pid of pids) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    sum += (Number(fields[11]) + Number(fields[12])) / 100
+  }
+  return sum
 }
 
 /** What a run sends: autocannon's options besides url, connections and duration. */
@@ -128,11 +134,11 @@ const TRAFFIC: readonly Traffic[] = [
  * request: on a small shared machine the first two move with whatever else runs, the
  * last one much less.
  */
-async function measure (name: string, url: string, pid: number, traffic: Traffic): Promise<Result> {
+async function measure (name: string, url: string, pids: readonly number[], traffic: Traffic): Promise<Result> {
   if (warmup > 0) await autocannon({ url, connections, duration: warmup, ...traffic.options() }) // warm-up: JIT, pools
-  const cpuBefore = cpuSeconds(pid)
+  const cpuBefore = cpuSeconds(pids)
   const r = await autocannon({ url, connections, duration: seconds, ...traffic.options() })
-  const cpu = cpuSeconds(pid) - cpuBefore
+  const cpu = cpuSeconds(pids) - cpuBefore
   return { name, rps: r.requests.average, p99: r.latency.p99, cpuPerRequest: cpu / r.requests.total * 1e6, errors: r.errors + r.timeouts, non2xx: r.non2xx }
 }
 
@@ -159,13 +165,22 @@ function median (runs: Result[]): Result {
   }
 }
 
-async function startTollgate (config: string): Promise<{ url: string, pid: number, log: string }> {
-  const gateway = spawn(process.execPath, [here('../dist/src/cli/main.js'), 'start', '-c', config], { stdio: ['ignore', 'pipe', 'inherit'] })
+/**
+ * Pinned to core 0 with one process. With `workers`, unpinned, once every worker serves:
+ * `pids` then lists the primary and the workers, whose CPU time is summed.
+ */
+async function startTollgate (config: string, options: { workers?: number, pinned?: boolean } = {}): Promise<{ url: string, pid: number, pids: number[], log: string }> {
+  const workers = options.workers ?? 1
+  const gateway = spawn(process.execPath, [here('../dist/src/cli/main.js'), 'start', '-c', config, '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(gateway)
-  pin(gateway.pid as number, 0)
-  const log = await readUntil(gateway, 'tollgate', text => text.split('\n').some(l => l.includes('"listening"')))
-  const line = log.split('\n').find(l => l.includes('"listening"')) as string
-  return { url: `${String((JSON.parse(line) as { address: string }).address)}/`, pid: gateway.pid as number, log }
+  if (options.pinned ?? true) pin(gateway.pid as number, 0)
+  const ready = workers > 1 ? '"workers ready"' : '"listening"'
+  const log = await readUntil(gateway, 'tollgate', text => text.split('\n').some(l => l.includes(ready)))
+  const lines = log.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as { msg?: string, address?: string, pids?: number[] })
+  const listening = lines.find(l => l.msg === 'listening') as { address: string }
+  const pid = gateway.pid as number
+  const workerPids = lines.find(l => l.msg === 'workers ready')?.pids ?? []
+  return { url: `${listening.address}/`, pid, pids: [pid, ...workerPids], log }
 }
 
 /** An HS256 JWT for `secret`, valid for an hour: what a client of the guarded route sends. */
@@ -175,13 +190,13 @@ function hs256Token (secret: string): string {
   return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`
 }
 
-interface Server { readonly name: string, readonly url: string, readonly pid: number }
+interface Server { readonly name: string, readonly url: string, readonly pid: number, readonly pids?: readonly number[] }
 
 /** Each server measured `rounds` times, in alternating order: every run, by server. */
 async function measureRounds (servers: readonly Server[], traffic: Traffic): Promise<Result[][]> {
   const runs: Result[][] = servers.map(() => [])
   for (let round = 0; round < rounds; round++) {
-    for (const [i, server] of servers.entries()) runs[i]?.push(await measure(server.name, server.url, server.pid, traffic))
+    for (const [i, server] of servers.entries()) runs[i]?.push(await measure(server.name, server.url, server.pids ?? [server.pid], traffic))
   }
   return runs
 }
@@ -266,7 +281,7 @@ routes:
   console.log(`autocannon: ${connections} connections, ${seconds} s per run after a ${warmup} s warm-up, ${rounds} alternating rounds`)
   console.log(pinning ? 'proxies pinned to core 0; upstream and autocannon on core 1' : 'no CPU pinning (one core, or no taskset)')
   for (const traffic of TRAFFIC) {
-    const direct0 = await measure('upstream directly', direct, upstream.pid, traffic)
+    const direct0 = await measure('upstream directly', direct, [upstream.pid], traffic)
     const results = [direct0, ...await medians(proxies, traffic)]
     console.log(`\n## ${traffic.name}: ${traffic.describe} (medians of ${rounds} rounds for the proxies)\n`)
     printTable(results)
@@ -302,8 +317,8 @@ routes:
   const basic = TRAFFIC[0] as Traffic
   const metricsRuns: Result[][] = [[], []]
   for (let round = 0; round < rounds; round++) {
-    metricsRuns[0]?.push(await measure('tollgate, metrics off', tollgate.url, tollgate.pid, basic))
-    metricsRuns[1]?.push(await measure('tollgate, metrics on', measured.url, measured.pid, basic))
+    metricsRuns[0]?.push(await measure('tollgate, metrics off', tollgate.url, [tollgate.pid], basic))
+    metricsRuns[1]?.push(await measure('tollgate, metrics on', measured.url, [measured.pid], basic))
     await scrapeText(metricsUrl)
   }
   const scraped = await scrapeText(metricsUrl)
@@ -314,6 +329,17 @@ routes:
   console.log('\nRatios: the median of the ratios within each round.')
   console.log(`metrics on / off: ${pairedRatio(on, off, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(on, off, cpu).toFixed(2)}`)
   console.log(`requests the metrics counted on the route: ${counted}`)
+
+  // Unpinned both: a second worker needs the second core.
+  const workerRuns = await measureRounds([
+    { name: 'tollgate, 1 process, unpinned', ...await startTollgate(configFor('undici'), { pinned: false }) },
+    { name: 'tollgate, --workers 2', ...await startTollgate(configFor('undici'), { workers: 2, pinned: false }) }
+  ], basic)
+  console.log(`\n## workers: one process against --workers 2, neither pinned; ${basic.describe} (medians of ${rounds} rounds)\n`)
+  console.log(`${availableParallelism()} cores, shared by the workers, the upstream and autocannon; CPU per request sums the primary and its workers`)
+  printTable(workerRuns.map(median))
+  const [oneProcess, twoWorkers] = workerRuns as [Result[], Result[]]
+  console.log(`\n--workers 2 / 1 process: ${pairedRatio(twoWorkers, oneProcess, r => r.rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(twoWorkers, oneProcess, r => r.cpuPerRequest).toFixed(2)}`)
 
   console.log('\n## memory (`npm run bench:memory` measures what an idle connection costs)\n')
   console.log('| server | RSS after the runs |')

@@ -49,6 +49,8 @@ export class RequestContext implements BalancerInput {
   body: DeferredBody | null = null
   /** How many attempts were made. */
   tries = 0
+  /** performance.now() when the first attempt was handed to its upstream, else -1. */
+  upstreamStartedAt = -1
   /** The error the request failed with, if it did. */
   error: GatewayError | null = null
   /**

@@ -24,6 +24,7 @@ import { defineAuth, type AuthDefinition } from './auth/custom.js'
 import { defineHealthCheck } from './health/define.js'
 import { AdminServer } from './admin/server.js'
 import type { AdminApi } from './admin/api.js'
+import { applyTargetChange, type AdminChange as AdminApiChange } from './admin/changes.js'
 import { ConfigSync } from './sync/config-sync.js'
 import { withInstanceKeys } from './sync/instance-keys.js'
 import type { SharedConfig } from './sync/redis-config-channel.js'
@@ -48,6 +49,12 @@ export interface GatewayOptions {
   /** The file `reload()` re-reads (SIGHUP). */
   readonly configFile?: string
   readonly loadOptions?: LoadOptions
+  /**
+   * Told of every change made through this gateway's admin API once it is applied here: a
+   * target change, and a config when no `redis` shares it already. Several workers pass it
+   * on to each other (`applyAdminChange`).
+   */
+  readonly onAdminChange?: (change: AdminApiChange) => void
 }
 
 interface LiveVersion extends AppVersion {
@@ -64,6 +71,7 @@ export class Gateway {
   readonly logger: Logger
   private readonly configFile: string | null
   private readonly loadOptions: LoadOptions
+  private readonly onAdminChange: (change: AdminApiChange) => void
   private readonly upstreams: UpstreamRegistry
   private readonly transparent: Agent
   /** Rate-limit counts and the Redis connection: they outlive app versions. */
@@ -91,6 +99,7 @@ export class Gateway {
     this.logger = options.logger ?? pino({ level: 'info' })
     this.configFile = options.configFile ?? null
     this.loadOptions = options.loadOptions ?? {}
+    this.onAdminChange = options.onAdminChange ?? (() => undefined)
     this.upstreams = new UpstreamRegistry({
       onConnection: (target: Target, socket) => {
         if (target.series !== null) tagConnection(socket, target.series.upstream)
@@ -178,6 +187,24 @@ export class Gateway {
           ...(options.healthChecks === undefined ? {} : { healthChecks: options.healthChecks })
         }).compiled
       await this.swapOwn(compiled)
+    })
+  }
+
+  /**
+   * Applies a change made through another worker's admin API, as if it had been made here,
+   * without passing it on. A config is compiled like one sent to this admin API (paths from
+   * the config file's folder, the custom hooks of the running config, or of the file before
+   * the first apply); a config or target this gateway cannot take throws, and nothing changes.
+   */
+  async applyAdminChange (change: AdminApiChange): Promise<void> {
+    if (change.kind !== 'config') {
+      // As through this admin API: on the live upstreams, no config swap involved.
+      applyTargetChange(this.upstreams.all, change)
+      return
+    }
+    await this.serialised(async () => {
+      const running = this.current?.config ?? (this.configFile === null ? undefined : (await loadConfigFile(this.configFile, this.loadOptions)).compiled)
+      await this.swap(this.compileObject(change.config, running))
     })
   }
 
@@ -359,6 +386,7 @@ export class Gateway {
         const compiled = this.compileObject(raw)
         if (!this.sync.active) {
           await this.swap(compiled)
+          this.onAdminChange({ kind: 'config', config: raw })
           return
         }
         if (!await this.sync.reachable()) throw configStoreUnavailable(this.sync.address)
@@ -377,16 +405,16 @@ export class Gateway {
     },
     validate: (raw) => {
       this.compileObject(raw)
-    }
+    },
+    targetsChanged: (change) => { this.onAdminChange(change) }
   }
 
   /**
    * Compiles a config sent to the admin API: relative paths resolve as in the config file,
    * and the custom auth hooks and health checks the running config uses stay available to it.
    */
-  private compileObject (raw: Record<string, unknown>): CompiledGateway {
+  private compileObject (raw: Record<string, unknown>, running = this.current?.config): CompiledGateway {
     const baseDir = this.configFile === null ? process.cwd() : dirname(resolve(this.configFile))
-    const running = this.current?.config
     return loadConfigObject(raw, { baseDir, ...(running === undefined ? {} : definitionsOf(running)) }).compiled
   }
 

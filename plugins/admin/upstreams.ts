@@ -36,6 +36,7 @@ export default async function adminUpstreams (app: FastifyInstance, options: Adm
   } as const
   app.put<{ Params: { name: string }, Body: { targets: TargetConfig[] } }>('/upstreams/:name/targets', { schema: targetsBody }, async (request) => {
     const upstream = replaceTargets(api.upstreams(), request.params.name, request.body.targets)
+    api.targetsChanged({ kind: 'targets', upstream: request.params.name, targets: request.body.targets })
     request.log.info({ upstream: request.params.name, targets: upstream.targets.map(t => t.address) }, 'targets replaced through the admin API')
     return upstream
   })
@@ -44,6 +45,7 @@ export default async function adminUpstreams (app: FastifyInstance, options: Adm
     app.post<{ Params: TargetParams }>(`/upstreams/:name/targets/:address/${action}`, async (request) => {
       const { name, address } = request.params
       const target = setTargetEnabled(api.upstreams(), name, address, enabled)
+      api.targetsChanged({ kind: 'target-enabled', upstream: name, address, enabled })
       // An operator's change of rotation belongs in the log beside the health changes.
       request.log.info({ upstream: name, target: address }, `target ${action}d through the admin API`)
       return target

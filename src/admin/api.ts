@@ -4,6 +4,7 @@
  */
 import type { GatewayFileConfig } from '../config/schema.js'
 import type { Upstream } from '../upstream/upstream.js'
+import type { AdminChange } from './changes.js'
 
 /** The live upstreams, by name, as the gateway holds them now. */
 export type LiveUpstreams = ReadonlyMap<string, Upstream>
@@ -21,4 +22,9 @@ export interface AdminApi {
   apply (config: Record<string, unknown>): Promise<{ readonly version: number | null }>
   /** Validates and compiles a config without applying it. Throws ConfigError. */
   validate (config: Record<string, unknown>): void
+  /**
+   * A target change was made on `upstreams()` (disable, enable, replace): told after it
+   * succeeded, so that the other workers make it too.
+   */
+  targetsChanged (change: Exclude<AdminChange, { kind: 'config' }>): void
 }

@@ -4,17 +4,25 @@
  * process lifecycle of a running gateway (pid file, daemon mode, signals).
  */
 import { spawn } from 'node:child_process'
-import { mkdirSync, openSync, realpathSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import cluster from 'node:cluster'
+import { openSync, realpathSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
+import { createLogger } from '../log/create-logger.js'
 import { parseCommand, UsageError, USAGE, type Command } from './args.js'
 import { isRunning, readPidFile, removePidFile, writePidFile } from './pid-file.js'
 import { hashPassword } from './hash-password.js'
 import { loadConfigFile } from '../config/load.js'
 import { ConfigError, formatIssues, messageOf } from '../config/errors.js'
 import { formatHostPort } from '../net/address.js'
+import type { AdminChange } from '../admin/changes.js'
 import { Gateway } from '../gateway.js'
+import type { CompiledServer } from '../config/compile.js'
+import type { LoadOptions } from '../config/load.js'
+import { workerCount } from '../workers/count.js'
+import { Primary } from '../workers/primary.js'
+import { PrimaryLink } from '../workers/primary-link.js'
 
 /** Set in the environment of the process a `--daemon` start forks. */
 const DAEMON_CHILD = 'TOLLGATE_DAEMON_CHILD'
@@ -111,15 +119,50 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
     }
     return await daemonize(logFile)
   }
-  const workers = command.workers ?? server.workers
-  const logger = createLogger(server.logLevel, logFile)
-  if (workers !== 1) logger.warn({ workers }, 'several workers are not supported yet: running one process')
+  const logger = createLogger({ level: server.logLevel, format: server.logFormat, file: logFile, serializers: { err: serializeError } })
+  const configFile = resolve(command.config)
+  // Workers run this same command (cluster forks argv again) and land in serve().
+  if (cluster.isPrimary && workerCount(command.workers ?? server.workers) > 1) {
+    return await supervise(workerCount(command.workers ?? server.workers), { server, logger, pidFile, configFile, loadOptions })
+  }
+  return await serve({ server, logger, pidFile, configFile, loadOptions })
+}
 
-  const gateway = new Gateway({ logger, configFile: resolve(command.config), loadOptions })
-  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'))
-  process.on('uncaughtException', (err) => logger.fatal({ err }, 'uncaught exception'))
+interface Started {
+  readonly server: CompiledServer
+  readonly logger: Logger
+  readonly pidFile: string | null
+  readonly configFile: string
+  readonly loadOptions: LoadOptions
+}
+
+/**
+ * One process serving: the whole gateway with `workers: 1`, or one worker of several. A
+ * worker leaves the pid file and the daemon's parent to the primary, and is linked to it
+ * for the changes made through the admin APIs.
+ */
+async function serve ({ logger, pidFile: ownPidFile, configFile, loadOptions }: Started): Promise<number> {
+  const link = cluster.isWorker ? new PrimaryLink(logger) : null
+  const pidFile = link === null ? ownPidFile : null
+  const gateway = new Gateway({
+    logger,
+    configFile,
+    loadOptions,
+    ...(link === null ? {} : { onAdminChange: (change: AdminChange) => { link.changed(change) } })
+  })
+  logUnexpectedErrors(logger)
   try {
-    await gateway.reload()
+    if (link === null) {
+      await gateway.reload()
+    } else {
+      const replay = await link.replay()
+      if (replay.config === null) await gateway.reload()
+      else await gateway.applyAdminChange({ kind: 'config', config: replay.config })
+      for (const change of replay.targets) {
+        // A target of an upstream the config no longer has: the others refused it too.
+        await gateway.applyAdminChange(change).catch((err: unknown) => logger.warn({ change: change.kind, reason: messageOf(err) }, 'admin change made before this worker started refused here'))
+      }
+    }
   } catch (err) {
     // Said once on stderr, where whoever started it looks, and once in the log.
     const listen = listenError(err)
@@ -141,17 +184,15 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
   for (const address of gateway.addresses()) {
     logger.info({ address: `${address.tls ? 'https' : 'http'}://${address.host}:${address.port}` }, 'listening')
   }
-  // The daemon's parent reads the log file once told we are ready: nothing may be pending.
-  await new Promise<void>(resolve => logger.flush(() => resolve()))
-  process.send?.({ tollgate: 'ready', pid: process.pid })
-  if (process.channel !== undefined) process.disconnect()
+  if (link !== null) {
+    link.follow(async change => { await gateway.applyAdminChange(change) })
+    link.ready()
+  } else {
+    await tellDaemonParent(logger)
+  }
 
   let stopping = false
-  const exit = (code: number): void => {
-    if (pidFile !== null) removePidFile(pidFile)
-    logger.flush()
-    process.exit(code)
-  }
+  const exit = exitRemoving(pidFile, logger)
   process.on('SIGHUP', () => {
     logger.info('SIGHUP: reloading the config')
     gateway.reload().catch(() => undefined)
@@ -172,14 +213,73 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
   return -1
 }
 
-function createLogger (level: string, logFile: string | null): Logger {
-  const options = { level, serializers: { err: serializeError } }
-  if (logFile === null) return pino(options)
-  // Synchronous writes: a line is in the file when the call returns, so the daemon's
-  // parent finds the startup lines when told the gateway is ready, and a crash loses none.
-  // (An async destination's flush() reports done before its write lands.)
-  mkdirSync(dirname(resolve(logFile)), { recursive: true })
-  return pino(options, pino.destination({ dest: openSync(logFile, 'a'), sync: true }))
+/** `workers` > 1: the primary starts and watches the workers, and serves nothing itself. */
+async function supervise (workers: number, { server, logger, pidFile, configFile, loadOptions }: Started): Promise<number> {
+  const primary = new Primary({
+    workers,
+    logger,
+    gracefulShutdownMs: server.gracefulShutdownMs,
+    validate: async () => { await loadConfigFile(configFile, loadOptions) }
+  })
+  logUnexpectedErrors(logger)
+  // Until the workers serve, a signal stops them all: there is nothing to drain yet.
+  const stopEarly = (): void => {
+    primary.stop('SIGKILL').then(() => { logger.flush(); process.exit(0) }, () => process.exit(1))
+  }
+  process.once('SIGTERM', stopEarly)
+  process.once('SIGINT', stopEarly)
+  try {
+    await primary.start()
+  } catch (err) {
+    // The worker said why on stderr and in the log, as one process does.
+    logger.fatal({ reason: messageOf(err) }, 'the gateway could not start')
+    logger.flush()
+    return 1
+  }
+  process.off('SIGTERM', stopEarly)
+  process.off('SIGINT', stopEarly)
+  starting = false
+  if (pidFile !== null) writePidFile(pidFile)
+  await tellDaemonParent(logger)
+
+  const exit = exitRemoving(pidFile, logger)
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading the config in every worker')
+    primary.reload().catch(() => undefined)
+  })
+  process.on('SIGTERM', () => {
+    logger.info('SIGTERM: the workers drain their in-flight requests')
+    primary.stop('SIGTERM').then(exit, () => exit(1))
+  })
+  process.on('SIGINT', () => {
+    logger.info('SIGINT: exiting now')
+    primary.stop('SIGINT').catch(() => undefined)
+    exit(0)
+  })
+  return -1
+}
+
+/** Exits with a code, after removing the pid file and writing out the log. */
+function exitRemoving (pidFile: string | null, logger: Logger): (code: number) => void {
+  return (code) => {
+    if (pidFile !== null) removePidFile(pidFile)
+    logger.flush()
+    process.exit(code)
+  }
+}
+
+/** An error nothing caught is logged, and the process goes on serving. */
+function logUnexpectedErrors (logger: Logger): void {
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'))
+  process.on('uncaughtException', (err) => logger.fatal({ err }, 'uncaught exception'))
+}
+
+/** The daemon's parent waits to be told the gateway serves (it then reads the log file). */
+async function tellDaemonParent (logger: Logger): Promise<void> {
+  // Nothing may be pending in the log when the parent reads it.
+  await new Promise<void>(resolve => logger.flush(() => resolve()))
+  process.send?.({ tollgate: 'ready', pid: process.pid })
+  if (process.channel !== undefined) process.disconnect()
 }
 
 /**
@@ -265,8 +365,12 @@ async function readStdin (): Promise<string> {
 
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).then((code) => {
-    if (code >= 0) process.exitCode = code
+    if (code < 0) return
+    process.exitCode = code
+    // A worker's channel to the primary would keep it alive.
+    if (cluster.isWorker) process.exit(code)
   }, (err: unknown) => {
     process.exitCode = failed(err)
+    if (cluster.isWorker) process.exit(process.exitCode)
   })
 }

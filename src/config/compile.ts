@@ -23,6 +23,7 @@ import { compilePathRewrite, compileQueryRewrite } from '../routing/rewrite.js'
 import { compileHeaderRules, type HeaderRules } from '../routing/header-rules.js'
 import { compileConcurrency, compileInspect, compileIpFilter, compileRateLimit, type CompiledConcurrency, type CompiledInspect, type CompiledIpFilter, type CompiledRateLimit } from '../limits/config.js'
 import { compileAuth, type CompiledAuth } from '../auth/config.js'
+import { DEFAULT_REDACTED_QUERY } from '../log/redact.js'
 import { REDIS_COMMAND_TIMEOUT_MS } from '../stores/redis.js'
 import type { AuthRegistry } from '../auth/custom.js'
 import { compileHealth, type CompiledHealth } from '../health/config.js'
@@ -61,7 +62,10 @@ export interface CompiledServer {
   readonly pidFile: string | null
   readonly logFile: string | null
   readonly logLevel: string
+  readonly logFormat: 'json' | 'pretty'
   readonly accessLog: boolean
+  /** Query parameter names (lowercase) whose values never reach a log line. */
+  readonly redactQuery: readonly string[]
   /** Forward request headers whose names contain `_` (they alias real ones in CGI/WSGI). */
   readonly underscoresInHeaders: boolean
   /** What carries HTTP/1.1 requests upstream. */
@@ -340,7 +344,9 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
     pidFile: server.pidFile ?? null,
     logFile: server.logFile ?? null,
     logLevel: server.logLevel ?? DEFAULTS.logLevel,
+    logFormat: server.logFormat ?? 'json',
     accessLog: server.accessLog ?? true,
+    redactQuery: Object.freeze((server.redactQuery ?? DEFAULT_REDACTED_QUERY).map(name => name.toLowerCase())),
     underscoresInHeaders: server.underscoresInHeaders ?? false,
     engine: server.engine ?? 'undici',
     limits: {

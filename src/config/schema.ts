@@ -107,7 +107,7 @@ const LogLevel = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace',
 export const ServerSchema = closed({
   listen: Type.Optional(Type.Array(ListenSchema, { minItems: 1, description: 'sockets to listen on.', default: [{ host: '0.0.0.0', port: 8080 }], examples: [[{ host: '0.0.0.0', port: 8080 }, { port: 8443, tls: { certs: [{ cert: 'certs/a.crt', key: 'certs/a.key' }] } }]] })),
   workers: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')], {
-    description: 'processes sharing the listeners (`auto`: one per core). Only `1` is implemented yet: other values log a warning and run one process.',
+    description: 'worker processes sharing the listeners (node:cluster); `"auto"`: one per core. `--workers N` overrides it. Each worker keeps its own memory rate-limit counts, health checks and connections; see [operations.md](operations.md#workers). A change needs a restart.',
     default: 1,
     examples: ['auto']
   })),
@@ -119,9 +119,20 @@ export const ServerSchema = closed({
   gracefulShutdown: Type.Optional(duration({ description: 'on SIGTERM, how long in-flight requests may take to finish.', default: '30s', examples: ['10s'] })),
   daemon: Type.Optional(Type.Boolean({ description: 'detach from the terminal (same as `--daemon`); needs `logFile`.', default: false, examples: [true] })),
   pidFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()], { description: 'write the pid here at start (foreground too), remove it on exit.', default: null, examples: ['/run/tollgate.pid'] })),
-  logFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()], { description: 'JSON log lines are appended here (synchronous writes); `null`: stdout. Required with `daemon`.', default: null, examples: ['/var/log/tollgate.log'] })),
+  logFile: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()], { description: 'log lines are appended here (synchronous writes); `null`: stdout. Required with `daemon`.', default: null, examples: ['/var/log/tollgate.log'] })),
   logLevel: Type.Optional(LogLevel),
-  accessLog: Type.Optional(Type.Boolean({ description: 'one log line per request: method, url, status, route, upstream, target, tries, ms, error code.', default: true, examples: [false] })),
+  logFormat: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('pretty')], {
+    description: '`json`: one JSON object a line (pino), for log shippers. `pretty`: readable lines through pino-pretty, for a terminal (coloured on a TTY); `npm start`\'s example config uses it.',
+    default: 'json',
+    examples: ['pretty']
+  })),
+  accessLog: Type.Optional(Type.Boolean({ description: 'one log line per request (`msg: "request"`); its fields are listed in [operations.md](operations.md#the-access-log). `false`: no line and no cost.', default: true, examples: [false] })),
+  redactQuery: Type.Optional(Type.Array(Type.String({ maxLength: 128, pattern: '^[^&=#\\s]+$', errorMessage: 'must be a query parameter name (no &, =, # or spaces)' }), {
+    maxItems: 256,
+    description: 'query parameters whose values every log line shows as `***` (`/x?token=***&page=2`). Names are matched without regard to case or percent-escaping. A list given here replaces the default one; `[]` logs queries as sent. Credentials in `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie` and `X-Api-Key` are never logged, whatever this says.',
+    defaultText: '`[token, access_token, refresh_token, id_token, api_key, apikey, key, password, secret, client_secret, signature, sig, code]`',
+    examples: [['token', 'session']]
+  })),
   underscoresInHeaders: Type.Optional(Type.Boolean({ description: 'forward request headers whose names contain `_`. Off, they are dropped, as nginx does: CGI and WSGI servers read `X_Forwarded_For` as `X-Forwarded-For`.', default: false, examples: [true] })),
   limits: Type.Optional(LimitsSchema),
   engine: Type.Optional(Type.Union([Type.Literal('undici'), Type.Literal('reply-from')], {
@@ -444,7 +455,8 @@ export const GatewayConfigSchema = closed({
   admin: Type.Optional(AdminSchema),
   metrics: Type.Optional(MetricsSchema),
   redis: Type.Optional(RedisSchema),
-  upstreams: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), UpstreamSchema, { description: 'the servers requests are sent to, by name.' })),
+  // Closed like every object: a name outside the pattern would otherwise go unchecked.
+  upstreams: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), UpstreamSchema, { additionalProperties: false, errorMessage: 'is not a valid upstream name (letters, digits, _ . - only)', description: 'the servers requests are sent to, by name.' })),
   routes: Type.Optional(Type.Array(RouteSchema, { description: 'tried in order; the first match wins.' }))
 })
 

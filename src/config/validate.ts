@@ -109,6 +109,8 @@ function describe (error: ErrorObject): { path: string, message: string } {
   switch (error.keyword) {
     case 'additionalProperties': {
       const key = (error.params as { additionalProperty: string }).additionalProperty
+      // A map (keys by pattern, as upstream names) refuses a name, not an unknown key.
+      if (schema.properties === undefined && custom !== undefined) return { path: joinPath(path, key), message: custom }
       return { path: joinPath(path, key), message: unknownKeyMessage(error.instancePath, key, Object.keys(schema.properties ?? {})) }
     }
     case 'required': {

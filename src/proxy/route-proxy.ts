@@ -140,7 +140,8 @@ export class RouteProxy implements AttemptObserver {
   }
 
   private start (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, attempt: UpstreamAttempt, origin: string): void {
-    ctx.tries++
+    // One clock reading per request, for the access log's upstream time (retries included).
+    if (ctx.tries++ === 0) ctx.upstreamStartedAt = performance.now()
     ctx.attempt = attempt
     ctx.target = attempt.target
     attempt.path = ctx.upstreamQuery === '' ? ctx.upstreamPath : `${ctx.upstreamPath}?${ctx.upstreamQuery}`

@@ -165,9 +165,9 @@ test('accessLog writes one line per request with route, upstream, target, status
   const access = lines.filter(l => l.msg === 'request')
   assert.equal(access.length, 2)
   assert.equal(access[0]?.requestId, res.headers['x-request-id'])
-  assert.deepEqual({ ...access[0], time: 0, pid: 0, hostname: '', ms: 0, requestId: '' }, {
-    level: 30, time: 0, pid: 0, hostname: '', requestId: '', method: 'GET', url: '/ok?x=1', status: 200,
-    route: 'r', upstream: 'up', target: up.address, tries: 1, ms: 0, msg: 'request'
+  assert.deepEqual({ ...access[0], time: 0, pid: 0, hostname: '', ms: 0, upstreamMs: 0, bytesIn: 0, bytesOut: 0, requestId: '' }, {
+    level: 30, time: 0, pid: 0, hostname: '', requestId: '', ip: '127.0.0.1', method: 'GET', url: '/ok?x=1', status: 200,
+    route: 'r', upstream: 'up', target: up.address, retries: 0, ms: 0, upstreamMs: 0, bytesIn: 0, bytesOut: 0, msg: 'request'
   })
   assert.equal(access[1]?.status, 404)
   assert.equal(access[1]?.url, '/mis%73ing', 'the log shows the target the client sent')

@@ -5,7 +5,7 @@
  * suite once per engine.
  */
 import type { TestContext } from 'node:test'
-import pino from 'pino'
+import { createLogger } from '../../src/log/create-logger.js'
 import { Gateway } from '../../src/gateway.js'
 import type { AuthDefinition, GatewayConfig, HealthCheckDefinition } from '../../src/index.js'
 
@@ -30,7 +30,7 @@ const TEST_ENGINE = process.env.TOLLGATE_TEST_ENGINE as 'undici' | 'reply-from' 
 export async function startGateway (t: TestContext, config: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
   const level = options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent'
   const sink = options.logTo
-  const logger = sink === undefined ? pino({ level }) : pino({ level }, { write: (line: string) => sink(line) })
+  const logger = createLogger({ level, format: 'json', ...(sink === undefined ? {} : { destination: { write: (line: string) => sink(line) } }) })
   const gateway = new Gateway({ logger })
   const withListener: GatewayConfig = {
     ...config,

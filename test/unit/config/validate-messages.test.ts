@@ -138,3 +138,8 @@ test('a config whose upstreams cannot be read is checked no further than the sch
   const issues = issuesOf(() => loadConfigObject({ upstreams: [], routes: [{ name: 'r', upstream: 'a' }] }))
   assert.deepEqual(issues, ['upstreams: must be object'])
 })
+
+test('an upstream name outside letters, digits, _ . - is refused by name, and its content is never compiled', () => {
+  const issues = issuesOf(() => loadConfigObject({ upstreams: { 'c d': { targets: 5 } }, routes: [{ name: 'r', upstream: 'c d' }] }))
+  assert.deepEqual(issues, ['upstreams["c d"]: is not a valid upstream name (letters, digits, _ . - only)'])
+})
