@@ -47,7 +47,9 @@ const children: ChildProcess[] = []
  * (the upstream, autocannon in this process) shares core 1: the figures then measure the
  * proxy, not how the scheduler shared one core between three busy processes.
  */
-const pinning = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0
+/** Read before this process pins itself: children inherit its affinity. */
+const cores = availableParallelism()
+const pinning = cores >= 2 && spawnSync('taskset', ['-V']).status === 0
 function pin (pid: number, core: number): void {
   if (pinning) spawnSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' })
 }
@@ -171,7 +173,13 @@ function median (runs: Result[]): Result {
  */
 async function startTollgate (config: string, options: { workers?: number, pinned?: boolean } = {}): Promise<{ url: string, pid: number, pids: number[], log: string }> {
   const workers = options.workers ?? 1
-  const gateway = spawn(process.execPath, [here('../dist/src/cli/main.js'), 'start', '-c', config, '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const command = [process.execPath, here('../dist/src/cli/main.js'), 'start', '-c', config, '--workers', String(workers)]
+  // Unpinned means every core: without taskset the gateway (and the workers it forks) would
+  // inherit this process's pinning to core 1.
+  const unpinned = !(options.pinned ?? true) && pinning
+  const gateway = unpinned
+    ? spawn('taskset', ['-c', `0-${cores - 1}`, ...command], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(gateway)
   if (options.pinned ?? true) pin(gateway.pid as number, 0)
   const ready = workers > 1 ? '"workers ready"' : '"listening"'
@@ -336,7 +344,7 @@ routes:
     { name: 'tollgate, --workers 2', ...await startTollgate(configFor('undici'), { workers: 2, pinned: false }) }
   ], basic)
   console.log(`\n## workers: one process against --workers 2, neither pinned; ${basic.describe} (medians of ${rounds} rounds)\n`)
-  console.log(`${availableParallelism()} cores, shared by the workers, the upstream and autocannon; CPU per request sums the primary and its workers`)
+  console.log(`${cores} cores, shared by the workers, the upstream and autocannon; CPU per request sums the primary and its workers`)
   printTable(workerRuns.map(median))
   const [oneProcess, twoWorkers] = workerRuns as [Result[], Result[]]
   console.log(`\n--workers 2 / 1 process: ${pairedRatio(twoWorkers, oneProcess, r => r.rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(twoWorkers, oneProcess, r => r.cpuPerRequest).toFixed(2)}`)
