@@ -6,10 +6,10 @@
  */
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { GatewayMetrics } from '../src/metrics/gateway-metrics.js'
+import type { MetricsSource } from '../src/metrics/source.js'
 
 export interface MetricsEndpointOptions {
-  readonly metrics: GatewayMetrics
+  readonly metrics: MetricsSource
   /** The path served now. */
   readonly path: () => string
 }

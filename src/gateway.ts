@@ -55,6 +55,11 @@ export interface GatewayOptions {
    * on to each other (`applyAdminChange`).
    */
   readonly onAdminChange?: (change: AdminApiChange) => void
+  /**
+   * false: count as `metrics` says, but open no metrics listener: a worker of several,
+   * whose primary serves the sum of all workers' metrics. Default true.
+   */
+  readonly metricsListener?: boolean
 }
 
 interface LiveVersion extends AppVersion {
@@ -88,6 +93,7 @@ export class Gateway {
   readonly metrics: GatewayMetrics
   /** The metrics listener: like the admin one, replaced only when its address changes. */
   private metricsServer: MetricsServer | null = null
+  private readonly metricsListener: boolean
   /** With `redis`: the config shared by every instance on that Redis. */
   private readonly sync: ConfigSync
   private catchUpQueued = false
@@ -100,6 +106,7 @@ export class Gateway {
     this.configFile = options.configFile ?? null
     this.loadOptions = options.loadOptions ?? {}
     this.onAdminChange = options.onAdminChange ?? (() => undefined)
+    this.metricsListener = options.metricsListener ?? true
     this.upstreams = new UpstreamRegistry({
       onConnection: (target: Target, socket) => {
         if (target.series !== null) tagConnection(socket, target.series.upstream)
@@ -309,7 +316,7 @@ export class Gateway {
       await checked
       next = live(builtApp, config.metrics === null ? null : this.metrics)
       admin = await prepareSide(this.admin, config.admin, spec => new AdminServer(spec, this.adminApi, this.logger))
-      metrics = await prepareSide(this.metricsServer, config.metrics, spec => new MetricsServer(spec, this.metrics, this.logger))
+      metrics = await prepareSide(this.metricsServer, this.metricsListener ? config.metrics : null, spec => new MetricsServer(spec, this.metrics, this.logger))
       await this.syncListeners(config)
     } catch (err) {
       this.retainSeries(this.current?.config ?? null)

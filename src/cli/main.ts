@@ -10,6 +10,8 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import { createLogger } from '../log/create-logger.js'
+import { MetricsServer } from '../metrics/server.js'
+import { ClusterMetrics, answerPrimaryWith } from '../metrics/cluster-metrics.js'
 import { parseCommand, UsageError, USAGE, type Command } from './args.js'
 import { isRunning, readPidFile, removePidFile, writePidFile } from './pid-file.js'
 import { hashPassword } from './hash-password.js'
@@ -18,7 +20,7 @@ import { ConfigError, formatIssues, messageOf } from '../config/errors.js'
 import { formatHostPort } from '../net/address.js'
 import type { AdminChange } from '../admin/changes.js'
 import { Gateway } from '../gateway.js'
-import type { CompiledServer } from '../config/compile.js'
+import type { CompiledMetrics, CompiledServer } from '../config/compile.js'
 import type { LoadOptions } from '../config/load.js'
 import { workerCount } from '../workers/count.js'
 import { Primary } from '../workers/primary.js'
@@ -102,8 +104,9 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
   const routesDir = command.routes !== undefined ? resolve(command.routes) : undefined
   const loadOptions = routesDir !== undefined ? { routesDir } : {}
   let server
+  let metrics
   try {
-    server = (await loadConfigFile(command.config, loadOptions)).compiled.server
+    ({ server, metrics } = (await loadConfigFile(command.config, loadOptions)).compiled)
   } catch (err) {
     if (!(err instanceof ConfigError)) return failed(err)
     process.stderr.write(`tollgate: the config is invalid:\n${formatIssues(err.issues)}\n`)
@@ -123,13 +126,15 @@ async function start (command: Extract<Command, { name: 'start' }>): Promise<num
   const configFile = resolve(command.config)
   // Workers run this same command (cluster forks argv again) and land in serve().
   if (cluster.isPrimary && workerCount(command.workers ?? server.workers) > 1) {
-    return await supervise(workerCount(command.workers ?? server.workers), { server, logger, pidFile, configFile, loadOptions })
+    return await supervise(workerCount(command.workers ?? server.workers), { server, metrics, logger, pidFile, configFile, loadOptions })
   }
   return await serve({ server, logger, pidFile, configFile, loadOptions })
 }
 
 interface Started {
   readonly server: CompiledServer
+  /** The config's `metrics` at start: with workers, the primary serves them. */
+  readonly metrics?: CompiledMetrics | null
   readonly logger: Logger
   readonly pidFile: string | null
   readonly configFile: string
@@ -148,8 +153,9 @@ async function serve ({ logger, pidFile: ownPidFile, configFile, loadOptions }: 
     logger,
     configFile,
     loadOptions,
-    ...(link === null ? {} : { onAdminChange: (change: AdminChange) => { link.changed(change) } })
+    ...(link === null ? {} : { onAdminChange: (change: AdminChange) => { link.changed(change) }, metricsListener: false })
   })
+  if (link !== null) answerPrimaryWith(gateway.metrics.registry)
   logUnexpectedErrors(logger)
   try {
     if (link === null) {
@@ -214,11 +220,15 @@ async function serve ({ logger, pidFile: ownPidFile, configFile, loadOptions }: 
 }
 
 /** `workers` > 1: the primary starts and watches the workers, and serves nothing itself. */
-async function supervise (workers: number, { server, logger, pidFile, configFile, loadOptions }: Started): Promise<number> {
+async function supervise (workers: number, { server, metrics, logger, pidFile, configFile, loadOptions }: Started): Promise<number> {
+  // The workers count; the primary answers scrapes with their sum. Its address is the one
+  // at start: a reload that moves it takes a restart, as a change of `workers` does.
+  const metricsServer = metrics == null ? null : new MetricsServer(metrics, new ClusterMetrics(), logger)
   const primary = new Primary({
     workers,
     logger,
     gracefulShutdownMs: server.gracefulShutdownMs,
+    services: metricsServer === null ? [] : [{ start: async () => { await metricsServer.listen() }, close: async () => { await metricsServer.close() } }],
     validate: async () => { await loadConfigFile(configFile, loadOptions) }
   })
   logUnexpectedErrors(logger)

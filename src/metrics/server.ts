@@ -8,7 +8,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { CompiledMetrics } from '../config/compile.js'
 import metricsEndpoint from '../../plugins/metrics.js'
-import type { GatewayMetrics } from './gateway-metrics.js'
+import type { MetricsSource } from './source.js'
 import { SideListener, type ListenAddress } from '../server/side-listener.js'
 
 /** A scrape is one short GET: a client taking longer holds the listener's close open. */
@@ -17,10 +17,10 @@ const SCRAPE_REQUEST_TIMEOUT_MS = 10_000
 export class MetricsServer {
   private path: string
   private readonly listener: SideListener
-  private readonly metrics: GatewayMetrics
+  private readonly metrics: MetricsSource
   private readonly logger: Logger
 
-  constructor (spec: CompiledMetrics, metrics: GatewayMetrics, logger: Logger) {
+  constructor (spec: CompiledMetrics, metrics: MetricsSource, logger: Logger) {
     this.path = spec.path
     this.listener = new SideListener(spec)
     this.metrics = metrics

@@ -97,7 +97,13 @@ export class Primary {
       throw err
     }
     this.logger.info({ workers: this.slots.length, pids: this.pids() }, 'workers ready')
-    for (const service of this.options.services ?? []) await service.start()
+    try {
+      for (const service of this.options.services ?? []) await service.start()
+    } catch (err) {
+      // A metrics port in use: the start fails as a taken proxy port does.
+      await this.stop('SIGKILL')
+      throw err
+    }
   }
 
   /** SIGHUP: a valid file is reloaded by every worker; an invalid one by none (logged). */
