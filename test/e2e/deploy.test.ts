@@ -156,7 +156,7 @@ test('compose runs the README example: the gateway publishes its config ports, m
 
   const config = compiledFrom(readFileSync(configFile, 'utf8'), { TOLLGATE_ADMIN_TOKEN: 'x' })
   const published = (gateway.ports as string[]).map(containerPort).sort()
-  assert.deepEqual(published, [config.server.listeners[0]?.port, config.admin?.port].sort())
+  assert.deepEqual(published, [config.server.listeners[0]?.port, config.admin?.port, config.metrics?.port].sort())
   assert.ok((gateway.ports as string[]).every(p => p.startsWith('127.0.0.1:')), 'published on the host loopback only')
   for (const upstream of config.upstreams.values()) {
     for (const target of upstream.targets) {
@@ -205,6 +205,9 @@ test('the Kubernetes manifests: probes run the image health check, ports and mou
   const ports = new Map((container.ports as Doc[]).map(p => [p.name as string, p.containerPort as number]))
   assert.equal(ports.get('http'), config.server.listeners[0]?.port)
   assert.equal(ports.get('admin'), config.admin?.port)
+  assert.equal(ports.get('metrics'), config.metrics?.port)
+  const scrape = deployment.spec.template.metadata.annotations as Record<string, string>
+  assert.deepEqual([scrape['prometheus.io/scrape'], Number(scrape['prometheus.io/port']), scrape['prometheus.io/path']], ['true', config.metrics?.port, config.metrics?.path], 'Prometheus is pointed at the metrics listener')
   const script = readFileSync(join(ROOT, healthCommand.find(a => a.endsWith('.mjs')) as string), 'utf8')
   assert.match(script, /\/health\b/, 'the health check asks the admin /health')
   assert.equal(Number(/TOLLGATE_ADMIN_PORT \?\? '(\d+)'/.exec(script)?.[1]), config.admin?.port, "the health check's default port is the admin port")
