@@ -7,7 +7,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { dirname, resolve } from 'node:path'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
+import { createLogger } from './log/create-logger.js'
 import type { Agent } from 'undici'
 import { buildApp, type AppVersion } from './app.js'
 import type { CompiledAdmin, CompiledGateway, CompiledListener, CompiledRoute } from './config/compile.js'
@@ -102,7 +103,8 @@ export class Gateway {
   private closed = false
 
   constructor (options: GatewayOptions = {}) {
-    this.logger = options.logger ?? pino({ level: 'info' })
+    // The default keeps credentials out of the log as the CLI's does.
+    this.logger = options.logger ?? createLogger({ level: 'info', format: 'json' })
     this.configFile = options.configFile ?? null
     this.loadOptions = options.loadOptions ?? {}
     this.onAdminChange = options.onAdminChange ?? (() => undefined)

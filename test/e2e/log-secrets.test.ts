@@ -1,6 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { tempFolder } from '../helpers/files.js'
+import { runToEnd } from '../helpers/child.js'
 import { startOrigin } from '../helpers/origin.js'
 import { refusedPort } from '../helpers/ports.js'
 import { startAdminGateway } from '../helpers/admin.js'
@@ -77,4 +82,21 @@ test('a line that carries headers shows their credentials as ***', () => {
   const line = lines.join('')
   for (const value of ['a1', 'a2', 'a3', 'a4', 'a5']) assert.ok(!line.includes(value), `${value} in ${line}`)
   assert.ok(line.includes('text/plain'), 'other headers stay')
+})
+
+test('a Gateway embedded without a logger of its own logs credentials as *** too', async (t) => {
+  const dir = tempFolder(t, 'tollgate-embedded-log-')
+  const script = join(dir, 'run.mjs')
+  const gatewayModule = pathToFileURL(fileURLToPath(new URL('../../dist/src/gateway.js', import.meta.url))).href
+  writeFileSync(script, `
+import { Gateway } from ${JSON.stringify(gatewayModule)}
+const gateway = new Gateway()
+gateway.logger.info({ req: { headers: { authorization: 'Bearer embedded-secret', accept: 'text/plain' } } }, 'with headers')
+await gateway.close()
+`)
+  const run = await runToEnd(t, process.execPath, [script], { cwd: dir, timeoutMs: 20_000 })
+  assert.equal(run.code, 0, run.stderr)
+  assert.match(run.stdout, /"msg":"with headers"/)
+  assert.doesNotMatch(run.stdout, /embedded-secret/)
+  assert.match(run.stdout, /text\/plain/)
 })
