@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { GatewayPluginOptions } from './options.js'
 import { plainAddress } from '../src/context.js'
 import { compileQueryRedactor } from '../src/log/redact.js'
+import type { GatewayResponse } from '../src/server/listener.js'
 
 /** The connection's byte counters when its previous request was logged. */
 const kLoggedBytes = Symbol('tollgate.loggedBytes')
@@ -36,6 +37,10 @@ async function accessLog (app: FastifyInstance, options: GatewayPluginOptions): 
   })
 }
 
+function errorField (code: string | null): { error?: string } {
+  return code === null ? {} : { error: code }
+}
+
 /** nginx's status for a request whose client closed the connection first. */
 const CLIENT_CLOSED = 499
 
@@ -58,7 +63,7 @@ function writeLine (request: FastifyRequest, reply: FastifyReply | null, status:
     ms: ms === undefined ? undefined : round(ms),
     upstreamMs: ctx !== null && ctx.upstreamStartedAt >= 0 ? round(upstreamMs(ctx.upstreamStartedAt, ms ?? Infinity)) : undefined,
     retries: ctx !== null && ctx.tries > 1 ? ctx.tries - 1 : 0,
-    ...(ctx?.error != null ? { error: ctx.error.code } : {})
+    ...errorField(ctx?.error?.code ?? (reply?.raw as GatewayResponse | undefined)?.errorCode ?? null)
   }, 'request')
 }
 

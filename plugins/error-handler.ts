@@ -7,6 +7,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { BadRequest, InternalError, PayloadTooLarge, RouteNotFound, isGatewayError, type GatewayError } from '../src/errors.js'
 import { kRouteMatch, type RawWithMatch } from './request-context.js'
+import type { GatewayResponse } from '../src/server/listener.js'
 
 async function errorHandler (app: FastifyInstance): Promise<void> {
   app.setNotFoundHandler((request, reply) => {
@@ -64,6 +65,8 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   // request on this connection: close it instead.
   if (!request.raw.complete) reply.header('connection', 'close')
   const body = JSON.stringify({ error: { status, code: error.code, message: error.message, requestId: request.id } })
+  // A plain ServerResponse (the admin API's) just carries one more property.
+  ;(reply.raw as GatewayResponse).errorCode = error.code
   reply.code(status).header('content-type', 'application/json; charset=utf-8').header('x-request-id', request.id)
   if (error.headers !== undefined) reply.headers(error.headers)
   reply.send(body)

@@ -5,7 +5,9 @@
  * needs no new Fastify instance.
  */
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { RouteNotFound, type GatewayError } from '../src/errors.js'
+import { sendError } from './error-handler.js'
 import type { MetricsSource } from '../src/metrics/source.js'
 
 export interface MetricsEndpointOptions {
@@ -16,6 +18,11 @@ export interface MetricsEndpointOptions {
 
 async function metricsEndpoint (app: FastifyInstance, options: MetricsEndpointOptions): Promise<void> {
   const { metrics } = options
+  const notHere = (request: FastifyRequest, reply: FastifyReply): void => {
+    sendError(request, reply, new RouteNotFound(request.method, `${request.url.length > 200 ? request.url.slice(0, 200) + '…' : request.url} (metrics are served at GET ${options.path()})`) as GatewayError)
+  }
+  // Any other method or path: the gateway's error shape, as everywhere else.
+  app.setNotFoundHandler(notHere)
   app.route({
     method: ['GET', 'HEAD'],
     url: '/*',
@@ -23,7 +30,8 @@ async function metricsEndpoint (app: FastifyInstance, options: MetricsEndpointOp
       const url = request.url
       const q = url.indexOf('?')
       if ((q < 0 ? url : url.slice(0, q)) !== options.path()) {
-        return await reply.code(404).type('application/json; charset=utf-8').send({ error: { status: 404, code: 'ROUTE_NOT_FOUND', message: `metrics are served at ${options.path()}` } })
+        notHere(request, reply)
+        return reply
       }
       const text = await metrics.scrape()
       return await reply.type(metrics.contentType).send(text)

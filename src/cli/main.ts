@@ -90,7 +90,9 @@ const LISTEN_ERRORS: Readonly<Record<string, string>> = {
 
 /** Node's listen() error: code, address and port, no use for a stack (it is Node's own). */
 function listenError (err: unknown): (NodeJS.ErrnoException & { address?: string, port?: number }) | null {
-  return err instanceof Error && (err as NodeJS.ErrnoException).syscall === 'listen' ? err as NodeJS.ErrnoException : null
+  // A worker of several gets the primary's bind failure, named `bind` rather than `listen`.
+  const syscall = err instanceof Error ? (err as NodeJS.ErrnoException).syscall : undefined
+  return syscall === 'listen' || syscall === 'bind' ? err as NodeJS.ErrnoException : null
 }
 
 function describeFailure (err: unknown): string {

@@ -29,6 +29,11 @@ export class GatewayResponse extends ServerResponse<IncomingMessage> {
   measured: RouteSeries | null = null
   /** performance.now() when the request reached the gateway (metrics on only). */
   startedAt = 0
+  /**
+   * The contract's error code it answered with, for the access log: also for requests that
+   * never had a route (404) or were refused before one was chosen.
+   */
+  errorCode: string | null = null
 
   override emit (event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'close' && this.onClose !== null) this.onClose(this)

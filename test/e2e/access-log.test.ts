@@ -76,14 +76,20 @@ test('requests no route serves and requests the gateway refuses are logged too, 
   const refused = await refusedPort(t)
   const { url, requests } = await loggedGateway(t, {
     upstreams: { down: { targets: [`127.0.0.1:${refused}`], retries: { attempts: 0 } } },
-    routes: [{ name: 'down', match: { path: '/down' }, upstream: 'down' }]
+    routes: [
+      { name: 'down', match: { path: '/down' }, upstream: 'down' },
+      { name: 'locked', match: { path: '/locked' }, upstream: 'down', auth: { type: 'bearer', tokens: ['a-token-of-enough-length'] } }
+    ]
   })
   const get = client(t)
   assert.equal((await get(`${url}/nowhere`)).status, 404)
   assert.equal((await get(`${url}/down`)).status, 502)
-  await eventually(() => requests().length === 2, 5000, 'expected two access-log lines')
-  const [missing, failed] = requests() as [Line, Line]
+  assert.equal((await get(`${url}/locked`)).status, 401)
+  await eventually(() => requests().length === 3, 5000, 'expected three access-log lines')
+  const [missing, failed, refusedLine] = requests() as [Line, Line, Line]
   assert.equal(missing.status, 404)
+  assert.equal(missing.error, 'ROUTE_NOT_FOUND')
+  assert.equal(refusedLine.error, 'UNAUTHORIZED')
   assert.equal(missing.route, undefined)
   assert.equal(missing.upstreamMs, undefined)
   assert.equal(failed.status, 502)

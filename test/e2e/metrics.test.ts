@@ -276,8 +276,14 @@ test('the metrics path is configurable: other paths answer 404, and a reload mov
   }
   const { gateway } = await startGateway(t, { ...base, metrics: { ...METRICS, path: '/prom' } })
   assert.equal((await scrape(gateway, '/prom')).status, 200)
-  assert.equal((await scrape(gateway, '/metrics')).status, 404)
+  const elsewhere = await scrape(gateway, '/metrics')
+  assert.equal(elsewhere.status, 404)
+  const refused = (JSON.parse(elsewhere.text) as { error: { status: number, code: string, requestId: string } }).error
+  assert.deepEqual([refused.status, refused.code, typeof refused.requestId], [404, 'ROUTE_NOT_FOUND', 'string'], 'the gateway\'s error shape')
   const port = gateway.metricsAddress()?.port ?? 0
+  const posted = await request(`http://127.0.0.1:${port}/prom`, { method: 'POST', body: 'x' })
+  assert.equal(posted.statusCode, 404)
+  assert.equal((await posted.body.json() as { error: { code: string } }).error.code, 'ROUTE_NOT_FOUND')
   await gateway.apply({ ...base, server: { ...base.server, listen: [{ host: '127.0.0.1', port: gateway.addresses()[0]?.port ?? 0 }] }, metrics: { listen: { host: '127.0.0.1', port }, path: '/stats' } } as unknown as Record<string, unknown>)
   assert.equal(gateway.metricsAddress()?.port, port)
   assert.equal((await scrape(gateway, '/stats')).status, 200)

@@ -2,6 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createServer, type AddressInfo } from 'node:net'
+import { once } from 'node:events'
 import { request } from 'undici'
 import { runCli } from '../helpers/cli.js'
 import { startOrigin } from '../helpers/origin.js'
@@ -54,4 +56,17 @@ test('--workers 2 with an invalid config: refused by the primary with path: mess
   assert.match(result.stderr, /^tollgate: the config is invalid:\n/)
   assert.match(result.stderr, /^routes\[0\]\.upstream: /m)
   assert.doesNotMatch(result.stdout, /worker started/)
+})
+
+test('--workers 2 on a port already in use: one line saying so, exit 1', async (t) => {
+  const dir = tempFolder(t, 'tollgate-workers-')
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.after(() => taken.close())
+  const port = (taken.address() as AddressInfo).port
+  writeFileSync(join(dir, 'g.yaml'), `server: { listen: [{ host: 127.0.0.1, port: ${port} }] }\nupstreams: { app: { targets: ["127.0.0.1:1"] } }\nroutes: [{ name: r, upstream: app }]\n`)
+  const result = runCli(['start', '-c', join(dir, 'g.yaml'), '--workers', '2'])
+  assert.equal(result.status, 1)
+  assert.match(result.stderr, new RegExp(`^tollgate: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use$`, 'm'))
 })
