@@ -13,6 +13,7 @@ import rateLimit from './rate-limit.js'
 import concurrency from './concurrency.js'
 import bodyLimit from './body-limit.js'
 import userHooks from './user-hooks.js'
+import cache from './cache.js'
 import proxy from './proxy.js'
 import type { GatewayPluginOptions } from './options.js'
 
@@ -35,6 +36,9 @@ export const PLUGINS = [
   bodyLimit,
   // request_filter for user code: after the gateway's own checks (ip filter, auth, limits).
   userHooks,
+  // request_cache_filter and the lookup: after every check (a refused request is never
+  // answered from the cache), before the proxy (a hit never reaches it).
+  cache,
   // upstream_peer onwards: last, so the onRoute hooks above see its routes.
   proxy
 ] as const

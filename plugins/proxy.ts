@@ -50,9 +50,10 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
       createEngine: (observer) => engine === 'reply-from'
         ? new ReplyFromEngine(observer, route.hooks)
         : new UndiciEngine(observer, route.hooks, {
-          editsResponseHeaders: route.responseHeaders !== null || (upstream?.addsResponseHeaders ?? false)
+          editsResponseHeaders: route.responseHeaders !== null || (upstream?.addsResponseHeaders ?? false) || route.cache?.consumeCdnHeader === true
         })
     })
+    options.caches.get(route)?.attach(routeProxy)
     app.route({
       method: METHODS,
       url: '/*',

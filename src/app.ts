@@ -12,6 +12,8 @@ import type { Dispatcher } from 'undici'
 import type { CompiledGateway, CompiledRoute } from './config/compile.js'
 import type { Upstream } from './upstream/upstream.js'
 import type { CounterStoreSet } from './stores/counter-stores.js'
+import type { HttpCache } from './cache/http-cache.js'
+import { RouteCache } from './cache/route-cache.js'
 import { RouteTable } from './routing/matcher.js'
 import { registerPlugins } from '../plugins/index.js'
 import { kRouteMatch, type RawWithMatch } from '../plugins/request-context.js'
@@ -33,6 +35,7 @@ export interface BuildAppOptions {
   readonly transparentDispatcher: Dispatcher
   readonly logger: Logger
   readonly counterStores: CounterStoreSet
+  readonly httpCache: HttpCache
 }
 
 /**
@@ -163,7 +166,8 @@ export async function buildApp (options: BuildAppOptions): Promise<AppVersion> {
     config,
     upstreams: options.upstreams,
     transparentDispatcher: options.transparentDispatcher,
-    counterStores: options.counterStores
+    counterStores: options.counterStores,
+    caches: new Map(config.routes.flatMap(route => route.cache === null ? [] : [[route, new RouteCache(route, route.cache, options.httpCache)] as const]))
   })
   await app.ready()
   if (handler === undefined) throw new Error('Fastify did not hand over its request handler')

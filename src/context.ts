@@ -14,6 +14,7 @@ import type { BalancerInput } from './upstream/balancer/index.js'
 import type { GatewayError } from './errors.js'
 import type { DeferredBody } from './proxy/body.js'
 import type { Readable } from 'node:stream'
+import type { CacheExchange, CacheStatus } from './cache/route-cache.js'
 
 /** Where the context is also kept on the raw request, for code outside Fastify (the listener). */
 export const kRequestContext = Symbol('tollgate.requestContext')
@@ -53,6 +54,10 @@ export class RequestContext implements BalancerInput {
   upstreamStartedAt = -1
   /** The error the request failed with, if it did. */
   error: GatewayError | null = null
+  /** On a cached route: what the cache did (`x-cache-status`); null elsewhere. */
+  cacheStatus: CacheStatus | null = null
+  /** On a cached route: the cache's part in this request's upstream exchange, if any. */
+  cacheExchange: CacheExchange | null = null
   /**
    * Who the client is, once auth has run: a custom hook's principal, the JWT's claims, or
    * `{ id: <user name> }` for basic auth. null before auth, and on routes without it.

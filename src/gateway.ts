@@ -20,6 +20,7 @@ import { Listener, type GatewayResponse } from './server/listener.js'
 import type { Target } from './upstream/target.js'
 import { kRequestContext, type RequestContext } from './context.js'
 import { CounterStores, type CounterStoreChange } from './stores/counter-stores.js'
+import { HttpCache, type CacheStoreChange } from './cache/http-cache.js'
 import type { HealthCheckDefinition } from './health/define.js'
 import { defineAuth, type AuthDefinition } from './auth/custom.js'
 import { defineHealthCheck } from './health/define.js'
@@ -61,6 +62,8 @@ export interface GatewayOptions {
    * whose primary serves the sum of all workers' metrics. Default true.
    */
   readonly metricsListener?: boolean
+  /** The clock the HTTP cache reads freshness from, in ms since the epoch (default Date.now). */
+  readonly cacheClock?: () => number
 }
 
 interface LiveVersion extends AppVersion {
@@ -82,6 +85,8 @@ export class Gateway {
   private readonly transparent: Agent
   /** Rate-limit counts and the Redis connection: they outlive app versions. */
   readonly counterStores: CounterStores
+  /** The HTTP cache's store, locks and refreshes: they outlive app versions too. */
+  readonly httpCache: HttpCache
   private readonly listeners = new Map<string, Listener>()
   /** The admin API listener: outside app versions, replaced only when its address changes. */
   private admin: AdminServer | null = null
@@ -117,6 +122,12 @@ export class Gateway {
     }, this.logger)
     this.transparent = createTransparentAgent(5_000, 30_000)
     this.counterStores = new CounterStores(this.logger)
+    this.httpCache = new HttpCache({
+      logger: this.logger,
+      ...(options.cacheClock === undefined ? {} : { now: options.cacheClock }),
+      // Each worker has its own memory store: a purge made in one is passed to the others.
+      onPurge: (selector) => { this.onAdminChange({ kind: 'cache-purge', selector }) }
+    })
     this.metrics = new GatewayMetrics(() => this.upstreams.all)
     this.sync = new ConfigSync(this.logger, () => { this.catchUp() })
   }
@@ -206,6 +217,10 @@ export class Gateway {
    * the first apply); a config or target this gateway cannot take throws, and nothing changes.
    */
   async applyAdminChange (change: AdminApiChange): Promise<void> {
+    if (change.kind === 'cache-purge') {
+      await this.httpCache.purge(change.selector, false)
+      return
+    }
     if (change.kind !== 'config') {
       // As through this admin API: on the live upstreams, no config swap involved.
       applyTargetChange(this.upstreams.all, change)
@@ -297,6 +312,7 @@ export class Gateway {
     if (this.current === null) this.logger.level = config.server.logLevel
     const change = this.upstreams.prepare(config.upstreams)
     let stores: CounterStoreChange | undefined
+    let cacheStore: CacheStoreChange | undefined
     // A new upstream takes traffic once its first discovered set is in and its targets have
     // had their first check result: one that is down from the outset is never sent a
     // request. Each question and probe is cut by its timeout, so this waits at most that
@@ -308,12 +324,14 @@ export class Gateway {
     let metrics: SideChange<MetricsServer> | undefined
     try {
       stores = await this.counterStores.prepare(config)
+      cacheStore = await this.httpCache.prepare(config)
       builtApp = await buildApp({
         config,
         upstreams: change.next,
         transparentDispatcher: this.transparent,
         logger: this.logger,
-        counterStores: stores.next
+        counterStores: stores.next,
+        httpCache: this.httpCache
       })
       await checked
       next = live(builtApp, config.metrics === null ? null : this.metrics)
@@ -326,6 +344,7 @@ export class Gateway {
       await metrics?.created?.close().catch(() => undefined)
       await Promise.all(change.created.map(u => u.close()))
       await stores?.created?.close()
+      await cacheStore?.created?.close()
       // Built but never used: close it (the variable is unset when the build itself failed).
       await closeQuietly(builtApp)
       throw err
@@ -334,12 +353,13 @@ export class Gateway {
     this.current = next
     this.upstreams.commit(change)
     this.counterStores.commit(stores)
+    this.httpCache.commit(cacheStore as CacheStoreChange, config)
     this.commitAdmin(admin, config.admin)
     this.commitMetrics(metrics, config)
     this.logger.level = config.server.logLevel
     this.logger.info({ routes: config.routes.length, upstreams: config.upstreams.size }, previous === null ? 'config applied' : 'config reloaded')
     if (previous !== null) {
-      this.retire(previous).then(() => Promise.all([...change.retired.map(u => u.close()), stores.retired?.close()]))
+      this.retire(previous).then(() => Promise.all([...change.retired.map(u => u.close()), stores.retired?.close(), cacheStore?.retired?.close()]))
         .catch(err => this.logger.warn({ err }, 'closing the previous app version failed'))
     }
   }
@@ -415,7 +435,8 @@ export class Gateway {
     validate: (raw) => {
       this.compileObject(raw)
     },
-    targetsChanged: (change) => { this.onAdminChange(change) }
+    targetsChanged: (change) => { this.onAdminChange(change) },
+    purgeCache: async (selector) => await this.httpCache.purge(selector)
   }
 
   /**
@@ -523,6 +544,7 @@ export class Gateway {
     await this.upstreams.close()
     await this.transparent.close()
     await this.counterStores.close()
+    await this.httpCache.close()
     await this.sync.close()
   }
 }

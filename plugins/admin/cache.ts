@@ -1,9 +1,11 @@
 /**
- * `POST /cache/purge`. The proxy cache is not built yet (`cache` keys are refused at load),
- * so nothing is ever stored and every purge truthfully removes nothing: `{"purged":0}`.
- * The body is still checked, so a client's mistakes show now rather than when the cache lands.
+ * `POST /cache/purge`: `{"url"}` or `{"prefix"}`, optionally for one `"host"`, removed from
+ * the HTTP cache's store (with several workers on the memory store, from every worker's);
+ * answers how many stored responses were removed.
  */
 import type { FastifyInstance } from 'fastify'
+import type { PurgeSelector } from '../../src/cache/stored-response.js'
+import type { AdminPluginOptions } from './options.js'
 
 const purgeBody = {
   body: {
@@ -18,6 +20,14 @@ const purgeBody = {
   }
 } as const
 
-export default async function adminCache (app: FastifyInstance): Promise<void> {
-  app.post('/cache/purge', { schema: purgeBody }, async () => ({ purged: 0 }))
+export default async function adminCache (app: FastifyInstance, options: AdminPluginOptions): Promise<void> {
+  const { api } = options
+  app.post<{ Body: PurgeSelector }>('/cache/purge', { schema: purgeBody }, async (request) => {
+    const body = request.body as { url?: string, prefix?: string, host?: string }
+    const host = body.host === undefined ? {} : { host: body.host.toLowerCase() }
+    const selector: PurgeSelector = body.url !== undefined ? { url: body.url, ...host } : { prefix: body.prefix as string, ...host }
+    const purged = await api.purgeCache(selector)
+    request.log.info({ ...selector, purged }, 'cache purged through the admin API')
+    return { purged }
+  })
 }

@@ -5,6 +5,7 @@
 import type { GatewayFileConfig } from '../config/schema.js'
 import type { Upstream } from '../upstream/upstream.js'
 import type { AdminChange } from './changes.js'
+import type { PurgeSelector } from '../cache/stored-response.js'
 
 /** The live upstreams, by name, as the gateway holds them now. */
 export type LiveUpstreams = ReadonlyMap<string, Upstream>
@@ -26,5 +27,9 @@ export interface AdminApi {
    * A target change was made on `upstreams()` (disable, enable, replace): told after it
    * succeeded, so that the other workers make it too.
    */
-  targetsChanged (change: Exclude<AdminChange, { kind: 'config' }>): void
+  targetsChanged (change: TargetChange): void
+  /** Removes what `selector` names from the HTTP cache (every worker's); how many responses. */
+  purgeCache (selector: PurgeSelector): Promise<number>
 }
+
+export type TargetChange = Exclude<AdminChange, { kind: 'config' | 'cache-purge' }>

@@ -23,6 +23,7 @@ import { compilePathRewrite, compileQueryRewrite } from '../routing/rewrite.js'
 import { compileHeaderRules, type HeaderRules } from '../routing/header-rules.js'
 import { compileConcurrency, compileInspect, compileIpFilter, compileRateLimit, type CompiledConcurrency, type CompiledInspect, type CompiledIpFilter, type CompiledRateLimit } from '../limits/config.js'
 import { compileAuth, type CompiledAuth } from '../auth/config.js'
+import { compileCache, compileRouteCache, type CompiledCache, type CompiledRouteCache } from '../cache/config.js'
 import { DEFAULT_REDACTED_QUERY } from '../log/redact.js'
 import { REDIS_COMMAND_TIMEOUT_MS } from '../stores/redis.js'
 import type { AuthRegistry } from '../auth/custom.js'
@@ -139,6 +140,8 @@ export interface CompiledRoute {
   /** The route's bodyLimit, or server.limits.bodyLimit. */
   readonly bodyLimit: number
   readonly inspect: CompiledInspect | null
+  /** The route's HTTP cache policy; null: responses are never stored. */
+  readonly cache: CompiledRouteCache | null
 }
 
 export interface CompiledGateway {
@@ -153,6 +156,8 @@ export interface CompiledGateway {
   readonly admin: CompiledAdmin | null
   /** The Prometheus metrics listener, or null when the config has no `metrics`. */
   readonly metrics: CompiledMetrics | null
+  /** Where cached responses are kept (the defaults when the config has no `cache`). */
+  readonly cache: CompiledCache
 }
 
 export interface CompiledMetrics {
@@ -237,8 +242,10 @@ export function compileGateway (config: GatewayFileConfig, options: CompileOptio
   const redis = config.redis === undefined ? null : compileRedis(config.redis, issues)
   const admin = config.admin === undefined ? null : compileAdmin(config.admin, issues)
   const metrics = config.metrics === undefined ? null : compileMetrics(config.metrics)
+  const cache = compileCache(config.cache, issues)
+  if (cache.store === 'redis' && config.redis === undefined) issues.add('cache.store', 'redis needs the top-level redis.url')
   issues.throwIfAny()
-  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes, redis, admin, metrics })
+  return deepFreeze({ source: deepFreeze(structuredClone(config)), server, upstreams, routes, redis, admin, metrics, cache })
 }
 
 function compileMetrics (metrics: MetricsConfig): CompiledMetrics {
@@ -560,7 +567,8 @@ function compileRoute (
     rateLimit: route.rateLimit === undefined ? null : compileRateLimit(route.rateLimit, joinPath(path, 'rateLimit'), issues),
     concurrency: route.concurrency === undefined ? null : compileConcurrency(route.concurrency),
     bodyLimit: route.bodyLimit === undefined ? server.limits.bodyLimit : (issues.attempt(joinPath(path, 'bodyLimit'), () => parseSize(route.bodyLimit as string | number)) ?? server.limits.bodyLimit),
-    inspect: route.inspect === undefined ? null : compileInspect(route.inspect, joinPath(path, 'inspect'), issues)
+    inspect: route.inspect === undefined ? null : compileInspect(route.inspect, joinPath(path, 'inspect'), issues),
+    cache: route.cache === undefined ? null : compileRouteCache(route.cache, joinPath(path, 'cache'), issues)
   }
 }
 

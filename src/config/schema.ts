@@ -402,6 +402,18 @@ export const AuthSchema = closed({
   timeout: Type.Optional(duration({ description: 'all: how long a custom hook, or fetching the keys of a `jwksUrl`, may take; past it the request gets 503. At least 1 ms.', default: '5s', examples: ['2s'] }))
 }, 'who the client is: `bearer`, `basic`, `jwt` or `custom`.')
 
+export const RouteCacheSchema = closed({
+  ttl: Type.Optional(duration({ description: 'how long a response stays fresh when the origin gives no freshness (`s-maxage`, `max-age`, `Expires`); `0s`: only what the origin says is stored. It never overrides the origin.', default: '0s', examples: ['30s'] })),
+  staleWhileRevalidate: Type.Optional(duration({ description: 'after a response went stale, how long it is still served at once while one background request refreshes it, when the origin sends no `stale-while-revalidate`.', default: '0s', examples: ['10s'] })),
+  staleIfError: Type.Optional(duration({ description: 'after a response went stale, how long it is served instead of an upstream failure (no connection, timeout, 500, 502, 503, 504), when the origin sends no `stale-if-error`.', default: '0s', examples: ['60s'] })),
+  lock: Type.Optional(Type.Boolean({ description: 'concurrent misses of one URL make one upstream request; the others wait for its response (at most the route\'s response timeout) and are answered from it.', default: true, examples: [false] })),
+  maxObjectSize: Type.Optional(size({ description: 'a larger body is streamed to the client and not stored.', default: '1mb', examples: ['10mb'] })),
+  purge: Type.Optional(closed({
+    allow: Type.Optional(cidrs({ description: 'addresses or CIDRs that may send `PURGE <path>` to the proxy listener; anyone else gets 403 `FORBIDDEN`.', defaultText: '`[127.0.0.1/32, ::1/128]`', examples: [['127.0.0.1/32', '10.0.0.0/8']] }))
+  })),
+  cdnHeader: Type.Optional(Type.Union([Type.Literal('forward'), Type.Literal('consume')], { errorMessage: 'must be forward or consume', description: '`CDN-Cache-Control` (RFC 9213) is always read before `Cache-Control`; `consume` also removes it from the response the client gets.', default: 'forward', examples: ['consume'] }))
+}, 'store the upstream\'s responses and answer from them (RFC 9111 shared cache); `{}` turns it on with the defaults. See [cache.md](cache.md).')
+
 export const RouteSchema = closed({
   name: Type.String({ minLength: 1, description: 'unique among routes.', examples: ['users'] }),
   match: Type.Optional(RouteMatchSchema),
@@ -420,7 +432,8 @@ export const RouteSchema = closed({
   concurrency: Type.Optional(ConcurrencySchema),
   bodyLimit: Type.Optional(size({ description: 'a declared `Content-Length` over it gets 413 `PAYLOAD_TOO_LARGE` before a byte is read (and before `100 Continue`); a chunked body is counted as it streams and cut at the first byte over with 413.', defaultText: '`server.limits.bodyLimit`', examples: ['100kb'] })),
   inspect: Type.Optional(InspectSchema),
-  auth: Type.Optional(AuthSchema)
+  auth: Type.Optional(AuthSchema),
+  cache: Type.Optional(RouteCacheSchema)
 })
 
 // ---------------------------------------------------------------- the whole file
@@ -450,11 +463,19 @@ export const MetricsSchema = closed({
   path: Type.Optional(Type.String({ pattern: '^/[^?#\\s]*$', description: 'where `GET` (and `HEAD`) answers the Prometheus text format (0.0.4); any other path is 404.', default: '/metrics', examples: ['/metrics'], errorMessage: 'must be a path starting with /' }))
 }, 'the Prometheus metrics listener; absent = none.')
 
+// ---------------------------------------------------------------- HTTP cache
+
+export const CacheSchema = closed({
+  store: Type.Optional(Type.Union([Type.Literal('memory'), Type.Literal('redis')], { errorMessage: 'must be memory or redis', description: 'where cached responses live: this process, or the top-level `redis` (shared by every gateway using it).', default: 'memory', examples: ['redis'] })),
+  maxSize: Type.Optional(size({ description: 'memory store: the bytes it may hold (bodies, headers and a fixed cost per entry); the least recently used go first beyond it.', default: '256mb', examples: ['1gb'] }))
+}, 'where the responses of routes with `cache` are kept. See [below](#cache).')
+
 export const GatewayConfigSchema = closed({
   server: Type.Optional(ServerSchema),
   admin: Type.Optional(AdminSchema),
   metrics: Type.Optional(MetricsSchema),
   redis: Type.Optional(RedisSchema),
+  cache: Type.Optional(CacheSchema),
   // Closed like every object: a name outside the pattern would otherwise go unchecked.
   upstreams: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), UpstreamSchema, { additionalProperties: false, errorMessage: 'is not a valid upstream name (letters, digits, _ . - only)', description: 'the servers requests are sent to, by name.' })),
   routes: Type.Optional(Type.Array(RouteSchema, { description: 'tried in order; the first match wins.' }))
@@ -481,6 +502,8 @@ export type InspectConfig = Static<typeof InspectSchema>
 export type AuthConfig = Static<typeof AuthSchema>
 export type RedisConfig = Static<typeof RedisSchema>
 export type AdminConfig = Static<typeof AdminSchema>
+export type CacheConfig = Static<typeof CacheSchema>
+export type RouteCacheConfig = Static<typeof RouteCacheSchema>
 /** A route as written in the config file (no hooks: those exist only in TypeScript). */
 export type RouteFileConfig = Static<typeof RouteSchema>
 /** The config file as written (YAML, JSON or `defineGateway`), before compilation. */

@@ -17,7 +17,8 @@ import { parseHostPort, formatHostPort } from '../net/address.js'
 import type { TrustCheck } from '../net/trust.js'
 import { exceedsLimit, payloadTooLarge } from '../limits/body-limit.js'
 import { Target } from '../upstream/target.js'
-import { UpstreamAttempt, RetryableStatusError } from '../upstream/attempt.js'
+import { UpstreamAttempt, RetryableStatusError, ResponseTakenOver } from '../upstream/attempt.js'
+import type { CacheExchange, DetachedFetcher } from '../cache/route-cache.js'
 import { classifyFailure, noAvailableTarget, toGatewayError } from '../upstream/errors.js'
 import type { Upstream } from '../upstream/upstream.js'
 import { DeferredBody, expectsContinue, requestBody } from './body.js'
@@ -55,7 +56,7 @@ export interface AttemptObserver {
 
 const CONNECT_FAILURES: ReadonlySet<string> = new Set(['connect', 'connect-timeout', 'response-timeout'])
 
-export class RouteProxy implements AttemptObserver {
+export class RouteProxy implements AttemptObserver, DetachedFetcher {
   readonly route: CompiledRoute
   readonly upstream: Upstream | null
   private readonly engine: ProxyEngine
@@ -152,6 +153,7 @@ export class RouteProxy implements AttemptObserver {
       attempt.body = ctx.body
     }
     if (asksForTrailers(request.headers.te)) attempt.trailersTo = reply.raw
+    attempt.tap = ctx.cacheExchange
     this.engine.send(request, reply, ctx, origin)
   }
 
@@ -160,6 +162,8 @@ export class RouteProxy implements AttemptObserver {
    * else fail_to_proxy.
    */
   onAttemptFailed (request: FastifyRequest, reply: FastifyReply, error: Error): void {
+    // The cache answers this response itself (a 304 to its revalidation, a stale copy).
+    if (error instanceof ResponseTakenOver) return
     const ctx = request.tollgate as RequestContext
     const failure = ctx.attempt?.failure ?? error
     if (failure instanceof RetryableStatusError) {
@@ -202,6 +206,7 @@ export class RouteProxy implements AttemptObserver {
 
   /** fail_to_proxy: the user's onError hook may answer; otherwise the contract's JSON error. */
   private fail (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, error: GatewayError): void {
+    if (ctx.cacheExchange !== null && ctx.cacheExchange.insteadOfError(error)) return
     ctx.error = error
     const hook = this.route.hooks.onError
     if (hook === undefined) {
@@ -227,8 +232,56 @@ export class RouteProxy implements AttemptObserver {
       requestId: ctx.requestId,
       extra: ctx.upstreamHeaders
     })
+    ctx.cacheExchange?.editUpstreamHeaders(headers)
     this.route.hooks.upstreamRequest?.(request, headers as Record<string, string | string[] | undefined>, ctx)
     return headers
+  }
+
+  /**
+   * A GET of the request's URL for the cache alone (a background refresh): headers built as
+   * for the request itself, one target from the balancer, one attempt, no retry; its
+   * response goes to `exchange`, and nothing to the client (answered already).
+   */
+  refresh (request: FastifyRequest, ctx: RequestContext, exchange: CacheExchange): void {
+    const route = this.route
+    const path = route.rewritePath(ctx.match)
+    const query = route.rewriteQuery === null ? ctx.match.query : route.rewriteQuery(ctx.match.query)
+    const socket = request.raw.socket
+    const headers = this.headers.build({
+      headers: request.headers,
+      peer: socket.remoteAddress ?? '',
+      tls: (socket as { encrypted?: boolean }).encrypted === true,
+      requestId: ctx.requestId,
+      extra: ctx.upstreamHeaders
+    })
+    exchange.editUpstreamHeaders(headers)
+    route.hooks.upstreamRequest?.(request, headers as Record<string, string | string[] | undefined>, ctx)
+    let attempt: UpstreamAttempt
+    let origin: string
+    if (this.upstream === null) {
+      let address
+      try {
+        address = parseHostPort(request.headers.host ?? '', 80)
+      } catch (err) {
+        exchange.onResponseError(err as Error)
+        return
+      }
+      const id = formatHostPort(address.host, address.port)
+      const target = new Target({ address: { kind: 'tcp', host: address.host, port: address.port, id }, weight: 1, backup: false })
+      attempt = new UpstreamAttempt(target, this.transparentDispatcher, null, route.timeouts.connectMs, route.timeouts.responseMs)
+      origin = `http://${id}`
+    } else {
+      const next = this.upstream.pick(ctx).next()
+      if (next.done === true) {
+        exchange.onResponseError(noAvailableTarget(this.upstream.name))
+        return
+      }
+      attempt = this.upstream.attempt(next.value, route.timeouts.connectMs, route.timeouts.responseMs)
+      origin = this.upstream.originOf(next.value)
+    }
+    attempt.path = query === '' ? path : `${path}?${query}`
+    attempt.tap = exchange
+    attempt.dispatch({ origin, path: attempt.path, method: 'GET', headers: headers as Record<string, string | string[]> }, DISCARD)
   }
 
   upstreamResponseHeaders (request: FastifyRequest, upstreamHeaders: HeaderMap): HeaderMap {
@@ -236,6 +289,7 @@ export class RouteProxy implements AttemptObserver {
     // Trailers are forwarded to a client that asked for them: announce them too.
     if (upstreamHeaders.trailer !== undefined && request.tollgate?.attempt?.trailersTo != null) headers.trailer = upstreamHeaders.trailer
     this.route.responseHeaders?.apply(headers)
+    if (this.route.cache?.consumeCdnHeader === true) delete headers['cdn-cache-control']
     if (this.balancerSetsHeaders) {
       const ctx = request.tollgate as RequestContext
       if (ctx.target !== null) {
@@ -244,6 +298,15 @@ export class RouteProxy implements AttemptObserver {
     }
     return headers
   }
+}
+
+/** The client-side handler of a background refresh: nobody is there; the cache's tap reads the response. */
+const DISCARD: Dispatcher.DispatchHandler = {
+  onConnect: () => undefined,
+  onHeaders: () => true,
+  onData: () => true,
+  onComplete: () => undefined,
+  onError: () => undefined
 }
 
 function appendHeader (headers: HeaderMap, name: string, value: string): void {

@@ -19,6 +19,7 @@ import { HOP_BY_HOP, type HeaderMap } from '../routing/header-rules.js'
 import type { UpstreamAttempt } from '../upstream/attempt.js'
 import type { RouteHooks } from '../hooks.js'
 import type { AttemptObserver, ProxyEngine } from './route-proxy.js'
+import { toHeaderMap } from './raw-headers.js'
 
 export interface UndiciEngineOptions {
   /**
@@ -177,20 +178,6 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
         if (!reply.sent) reply.send(new InternalError('upstreamResponse hook failed', { cause: err }))
       })
   }
-}
-
-/** undici's raw header pairs as a header object (names lower-cased, repeats as arrays). */
-function toHeaderMap (raw: Buffer[]): HeaderMap {
-  const headers: HeaderMap = {}
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = undiciUtil.headerNameToString(raw[i] as Buffer)
-    const value = (raw[i + 1] as Buffer).toString('latin1')
-    const existing = headers[name]
-    if (existing === undefined) headers[name] = value
-    else if (Array.isArray(existing)) existing.push(value)
-    else headers[name] = [String(existing), value]
-  }
-  return headers
 }
 
 /** Names a Connection header lists besides keep-alive and close (RFC 9110 §7.6.1). */

@@ -32,6 +32,31 @@ export class RetryableStatusError extends Error {
   }
 }
 
+/**
+ * Sees an attempt's response beside the engine's handler, and may take it over (the HTTP
+ * cache: it keeps a copy of what passes, and answers itself when a 304 or an error should
+ * not reach the client as it is).
+ */
+export interface ResponseTap {
+  /**
+   * The final response's head. true: the tap takes the response over; the engine's handler
+   * is told the attempt ended (ResponseTakenOver) and hears nothing more of it.
+   */
+  onResponseHead (statusCode: number, headers: Buffer[]): boolean
+  onResponseData (chunk: Buffer): void
+  onResponseEnd (): void
+  /** The attempt failed, before or during its response. */
+  onResponseError (err: Error): void
+}
+
+/** What the engine's handler is told when a tap took the response over: not a failure. */
+export class ResponseTakenOver extends Error {
+  readonly code = 'TOLLGATE_RESPONSE_TAKEN_OVER'
+  constructor () {
+    super('the response was taken over by the cache')
+  }
+}
+
 export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   readonly target: Target
   phase: AttemptPhase = 'connecting'
@@ -50,6 +75,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   trailersTo: ServerResponse | null = null
   /** The status of the upstream's final response, once its headers arrived (0 before). */
   statusCode = 0
+  /** Sees the response too (a cached route's), or null. */
+  tap: ResponseTap | null = null
   private inner: Dispatcher.DispatchHandler | null = null
   private abortUpstream: Abort | null = null
   private resumeUpstream: (() => void) | null = null
@@ -164,6 +191,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     // Still waiting for a connection: answer now. The queued request is aborted as soon
     // as undici hands it a socket (onConnect), or errored when its connect fails.
     this.finish()
+    this.tap?.onResponseError(err)
     this.inner?.onError?.(err)
   }
 
@@ -219,6 +247,12 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.progressed = true
     this.statusCode = statusCode
     this.resumeUpstream = resume
+    if (this.tap !== null && this.tap.onResponseHead(statusCode, headers)) {
+      const inner = this.inner
+      this.inner = null
+      inner?.onError?.(new ResponseTakenOver())
+      return true
+    }
     const more = this.inner?.onHeaders?.(statusCode, headers, this.onResume, statusText) ?? true
     if (more === false) this.paused = true
     return more
@@ -226,6 +260,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   onData (chunk: Buffer): boolean {
     this.progressed = true
+    this.tap?.onResponseData(chunk)
     const more = this.inner?.onData?.(chunk) ?? true
     if (more === false) this.paused = true
     return more
@@ -242,6 +277,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.finish()
     if (this.trailersTo !== null && trailers !== null && trailers.length > 0) forwardTrailers(trailers, this.trailersTo)
     this.inner?.onComplete?.(trailers)
+    // After the client's copy: the store never holds the client back.
+    this.tap?.onResponseEnd()
   }
 
   onError (err: Error): void {
@@ -255,6 +292,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
     this.failure ??= err
     this.finish()
+    this.tap?.onResponseError(this.failure)
     this.inner?.onError?.(this.failure)
   }
 

@@ -7,6 +7,7 @@
  * worker.
  */
 import type { AdminChange } from '../admin/changes.js'
+import type { TargetChange } from '../admin/api.js'
 import type { Replay } from './messages.js'
 
 /** Enough for any hand-made history; the oldest target changes go first beyond it. */
@@ -14,13 +15,15 @@ const MAX_TARGET_CHANGES = 1000
 
 export class AdminChangeLog {
   private config: Record<string, unknown> | null = null
-  private targets: Exclude<AdminChange, { kind: 'config' }>[] = []
+  private targets: TargetChange[] = []
 
   add (change: AdminChange): void {
     if (change.kind === 'config') {
       this.config = change.config
       return
     }
+    // A worker started later has an empty cache: nothing to purge there.
+    if (change.kind === 'cache-purge') return
     this.targets.push(change)
     if (this.targets.length > MAX_TARGET_CHANGES) this.targets = this.targets.slice(-MAX_TARGET_CHANGES)
   }

@@ -138,13 +138,11 @@ test('an error in a routes/ module names that file', async (t) => {
 
 test('contract keys whose features are not built yet are refused as not supported, not as typos', () => {
   const issues = issuesOf(() => loadConfigObject({
-    cache: { store: 'memory' },
     upstreams: { a: { targets: ['127.0.0.1:1'], proxy: { url: 'http://127.0.0.1:3128' } } },
-    routes: [{ name: 'r', upstream: 'a', cache: { ttl: '1s' }, colour: 'red' }]
+    routes: [{ name: 'r', upstream: 'a', websocket: true, colour: 'red' }]
   }))
-  assert.ok(issues.includes('cache: is not supported yet'), issues.join('\n'))
   assert.ok(issues.includes('upstreams.a.proxy: is not supported yet'), issues.join('\n'))
-  assert.ok(issues.includes('routes[0].cache: is not supported yet'), issues.join('\n'))
+  assert.ok(issues.includes('routes[0].websocket: is not supported yet'), issues.join('\n'))
   assert.ok(issues.includes('routes[0].colour: unknown key'), issues.join('\n'))
 })
 
