@@ -63,6 +63,7 @@ function writeLine (request: FastifyRequest, reply: FastifyReply | null, status:
     ms: ms === undefined ? undefined : round(ms),
     upstreamMs: ctx !== null && ctx.upstreamStartedAt >= 0 ? round(upstreamMs(ctx.upstreamStartedAt, ms ?? Infinity)) : undefined,
     retries: ctx !== null && ctx.tries > 1 ? ctx.tries - 1 : 0,
+    cache: ctx?.cacheStatus ?? undefined,
     ...errorField(ctx?.error?.code ?? (reply?.raw as GatewayResponse | undefined)?.errorCode ?? null)
   }, 'request')
 }

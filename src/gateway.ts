@@ -21,6 +21,7 @@ import type { Target } from './upstream/target.js'
 import { kRequestContext, type RequestContext } from './context.js'
 import { CounterStores, type CounterStoreChange } from './stores/counter-stores.js'
 import { HttpCache, type CacheStoreChange } from './cache/http-cache.js'
+import type { CacheStatus } from './cache/route-cache.js'
 import type { HealthCheckDefinition } from './health/define.js'
 import { defineAuth, type AuthDefinition } from './auth/custom.js'
 import { defineHealthCheck } from './health/define.js'
@@ -572,9 +573,18 @@ function onResponseClose (res: GatewayResponse): void {
     // A client that left before any response was sent gets nginx's 499, not the 200 Node's
     // response starts with.
     series.finished(methodIndex(res.req.method), res.headersSent ? res.statusCode : CLIENT_CLOSED_REQUEST, (performance.now() - res.startedAt) / 1000,
-      code === 'RATE_LIMITED' ? 'rate' : code === 'TOO_MANY_CONCURRENT' ? 'concurrency' : null)
+      code === 'RATE_LIMITED' ? 'rate' : code === 'TOO_MANY_CONCURRENT' ? 'concurrency' : null, cacheLabel(ctx?.cacheStatus ?? null))
   }
   if (--version.inflight === 0 && version.retired) version.markDrained()
+}
+
+/** `x-cache-status` as the metric's label: lower case, from a fixed set (no string per request). */
+function cacheLabel (status: CacheStatus | null): string | null {
+  return status === null ? null : CACHE_LABELS[status]
+}
+
+const CACHE_LABELS: Readonly<Record<CacheStatus, string>> = {
+  HIT: 'hit', MISS: 'miss', EXPIRED: 'expired', STALE: 'stale', UPDATING: 'updating', REVALIDATED: 'revalidated', BYPASS: 'bypass'
 }
 
 /** The status counted for a request whose client left before any response (nginx's 499). */

@@ -56,7 +56,7 @@ console.log(`running ${files.length} test files`)
 const passes = [run(files)]
 // The e2e files that start a gateway in-process run once more on the other engine
 // (@fastify/reply-from): both engines are first-class, and every behaviour holds on both.
-const onBothEngines = files.filter(file => file.startsWith(join('test', 'e2e')) && readFileSync(join(root, file), 'utf8').match(/start(Admin)?Gateway\(/) !== null)
+const onBothEngines = files.filter(file => file.startsWith(join('test', 'e2e')) && readFileSync(join(root, file), 'utf8').match(/start(Admin)?Gateway\(|cacheLab\(/) !== null)
 if (onBothEngines.length > 0 && process.env.TOLLGATE_TEST_ENGINE === undefined) {
   console.log(`\nrunning ${onBothEngines.length} e2e test files again on the reply-from engine`)
   passes.push(run(onBothEngines, { TOLLGATE_TEST_ENGINE: 'reply-from' }))

@@ -104,11 +104,15 @@ export function hasValidator (freshness: Freshness): boolean {
   return freshness.etag !== undefined || freshness.lastModified !== undefined
 }
 
-/** When the store may drop it: once no stale window can use it and it cannot be revalidated. */
+/**
+ * When the store may drop it: past its stale windows, and past the time it can still be
+ * revalidated (REVALIDATION_KEEP_MS with a validator). One without a validator is kept as
+ * long again as it was fresh: a request then learns it expired (`EXPIRED`, not `MISS`).
+ */
 export function keepUntil (freshness: Freshness): number {
   const staleAt = freshness.responseTime - freshness.initialAgeMs + freshness.lifetimeMs
   const windows = Math.max(freshness.staleWhileRevalidateMs, freshness.staleIfErrorMs)
-  return staleAt + Math.max(windows, hasValidator(freshness) ? REVALIDATION_KEEP_MS : 0)
+  return staleAt + Math.max(windows, hasValidator(freshness) ? REVALIDATION_KEEP_MS : freshness.lifetimeMs)
 }
 
 /** Why a response is not stored; null when it is. */

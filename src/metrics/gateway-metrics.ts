@@ -125,8 +125,9 @@ export class GatewayMetrics {
         add({ upstream: upstream.name, reused: 'true' }, upstream.reused)
       }
     })
-    // Its series come with the HTTP cache.
-    rebuiltCounter(registry, 'tollgate_cache_requests_total', 'Requests of cached routes, by route and cache status (hit, miss, ...).', ['route', 'status'], () => undefined)
+    rebuiltCounter(registry, 'tollgate_cache_requests_total', 'Requests of cached routes, by route and cache status (hit, miss, expired, stale, updating, revalidated, bypass).', ['route', 'status'], add => {
+      for (const route of routes.values()) for (const [status, value] of route.cached) add({ route: route.name, status }, value)
+    })
     rebuiltCounter(registry, 'tollgate_rate_limited_total', 'Requests refused with 429 by a route\'s rate limit (reason="rate") or concurrency limit (reason="concurrency").', ['route', 'reason'], add => {
       for (const route of routes.values()) {
         if (route.limits.rate || route.refused.rate > 0) add({ route: route.name, reason: 'rate' }, route.refused.rate)

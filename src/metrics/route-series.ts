@@ -26,6 +26,8 @@ export class RouteSeries {
   /** By status * METHOD_COUNT + method index: one integer key, no string. */
   readonly requests = new Map<number, RequestCell>()
   readonly refused: RefusalCounts = { rate: 0, concurrency: 0 }
+  /** `tollgate_cache_requests_total` by cache status (lower case), for cached routes. */
+  readonly cached = new Map<string, number>()
   /** The route has a rate limit / a concurrency limit: its refusal series show at 0. */
   limits = { rate: false, concurrency: false }
 
@@ -40,9 +42,9 @@ export class RouteSeries {
 
   /**
    * A request of this route closed, however it ended. `refusal`: the limit that refused
-   * it, or null.
+   * it, or null; `cacheStatus`: what the cache did (`x-cache-status`), or null.
    */
-  finished (method: number, status: number, seconds: number, refusal: keyof RefusalCounts | null): void {
+  finished (method: number, status: number, seconds: number, refusal: keyof RefusalCounts | null, cacheStatus: string | null = null): void {
     this.inflight--
     this.duration.observe(seconds)
     const key = status * METHOD_COUNT + method
@@ -53,5 +55,6 @@ export class RouteSeries {
     }
     cell.value++
     if (refusal !== null) this.refused[refusal]++
+    if (cacheStatus !== null) this.cached.set(cacheStatus, (this.cached.get(cacheStatus) ?? 0) + 1)
   }
 }

@@ -23,6 +23,8 @@ export interface StartOptions {
   auth?: readonly AuthDefinition[]
   /** The custom health checks the config names. */
   healthChecks?: HealthCheckDefinition[]
+  /** The clock the HTTP cache reads (ms since the epoch). */
+  cacheClock?: () => number
 }
 
 const TEST_ENGINE = process.env.TOLLGATE_TEST_ENGINE as 'undici' | 'reply-from' | undefined
@@ -31,7 +33,7 @@ export async function startGateway (t: TestContext, config: GatewayConfig, optio
   const level = options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent'
   const sink = options.logTo
   const logger = createLogger({ level, format: 'json', ...(sink === undefined ? {} : { destination: { write: (line: string) => sink(line) } }) })
-  const gateway = new Gateway({ logger })
+  const gateway = new Gateway({ logger, ...(options.cacheClock === undefined ? {} : { cacheClock: options.cacheClock }) })
   const withListener: GatewayConfig = {
     ...config,
     server: {

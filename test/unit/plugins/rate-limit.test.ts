@@ -49,7 +49,8 @@ async function appFor (t: TestContext, config: CompiledGateway, hooks?: Map<stri
     config,
     upstreams: new Map(),
     transparentDispatcher: null as unknown as Dispatcher,
-    counterStores: { memory: new MemoryCounterStore(), redis: null }
+    counterStores: { memory: new MemoryCounterStore(), redis: null },
+    caches: new Map()
   })
   app.addHook('onRoute', (routeOptions) => {
     const hooks2 = routeOptions.onRequest
