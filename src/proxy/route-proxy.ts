@@ -17,7 +17,7 @@ import { parseHostPort, formatHostPort } from '../net/address.js'
 import type { TrustCheck } from '../net/trust.js'
 import { exceedsLimit, payloadTooLarge } from '../limits/body-limit.js'
 import { Target } from '../upstream/target.js'
-import { UpstreamAttempt, RetryableStatusError, ResponseTakenOver } from '../upstream/attempt.js'
+import { UpstreamAttempt, RetryableStatusError } from '../upstream/attempt.js'
 import type { CacheExchange, DetachedFetcher } from '../cache/route-cache.js'
 import { classifyFailure, noAvailableTarget, toGatewayError } from '../upstream/errors.js'
 import type { Upstream } from '../upstream/upstream.js'
@@ -162,9 +162,10 @@ export class RouteProxy implements AttemptObserver, DetachedFetcher {
    * else fail_to_proxy.
    */
   onAttemptFailed (request: FastifyRequest, reply: FastifyReply, error: Error): void {
-    // The cache answers this response itself (a 304 to its revalidation, a stale copy).
-    if (error instanceof ResponseTakenOver) return
     const ctx = request.tollgate as RequestContext
+    // The cache answers this response itself (a 304 to its revalidation, a stale copy).
+    // Asked of the attempt: an engine may hand the error on wrapped (reply-from does).
+    if (ctx.attempt?.takenOver === true) return
     const failure = ctx.attempt?.failure ?? error
     if (failure instanceof RetryableStatusError) {
       // retryStatus already checked the policy and reserved the next target.

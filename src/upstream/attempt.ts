@@ -77,6 +77,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   statusCode = 0
   /** Sees the response too (a cached route's), or null. */
   tap: ResponseTap | null = null
+  /** The tap took the response over: the engine's handler was told it ended, and it is no failure. */
+  takenOver = false
   private inner: Dispatcher.DispatchHandler | null = null
   private abortUpstream: Abort | null = null
   private resumeUpstream: (() => void) | null = null
@@ -248,6 +250,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.statusCode = statusCode
     this.resumeUpstream = resume
     if (this.tap !== null && this.tap.onResponseHead(statusCode, headers)) {
+      this.takenOver = true
       const inner = this.inner
       this.inner = null
       inner?.onError?.(new ResponseTakenOver())
