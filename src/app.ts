@@ -96,12 +96,22 @@ function isPlainId (id: string): boolean {
 function routeRequest (table: RouteTable<CompiledRoute>, readsQuery: ReadonlySet<CompiledRoute>) {
   return (req: RawWithMatch): string => {
     const url = originForm(req)
-    const match = table.match(req.method ?? 'GET', req.headers.host, url, req.headers)
+    const match = req.method === 'PURGE' ? purgeMatch(table, req, url) : table.match(req.method ?? 'GET', req.headers.host, url, req.headers)
     req[kRouteMatch] = match
     if (match === null || match === 'bad-path' || !readsQuery.has(match.route)) return '/'
     const q = url.indexOf('?')
     return q < 0 ? '/' : '/' + url.slice(q)
   }
+}
+
+/**
+ * `PURGE <url>` belongs to the cached route that a GET of that URL would reach, whatever
+ * methods that route takes; elsewhere it is routed like any other method.
+ */
+function purgeMatch (table: RouteTable<CompiledRoute>, req: IncomingMessage, url: string): ReturnType<RouteTable<CompiledRoute>['match']> {
+  const asGet = table.match('GET', req.headers.host, url, req.headers)
+  if (typeof asGet === 'object' && asGet !== null && asGet.route.cache !== null) return asGet
+  return table.match('PURGE', req.headers.host, url, req.headers)
 }
 
 /**
