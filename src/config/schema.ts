@@ -412,7 +412,7 @@ export const RouteCacheSchema = closed({
     allow: Type.Optional(cidrs({ description: 'addresses or CIDRs that may send `PURGE <path>` to the proxy listener; anyone else gets 403 `FORBIDDEN`.', defaultText: '`[127.0.0.1/32, ::1/128]`', examples: [['127.0.0.1/32', '10.0.0.0/8']] }))
   })),
   cdnHeader: Type.Optional(Type.Union([Type.Literal('forward'), Type.Literal('consume')], { errorMessage: 'must be forward or consume', description: '`CDN-Cache-Control` (RFC 9213) is always read before `Cache-Control`; `consume` also removes it from the response the client gets.', default: 'forward', examples: ['consume'] }))
-}, 'store the upstream\'s responses and answer from them (RFC 9111 shared cache); `{}` turns it on with the defaults. See [cache.md](cache.md).')
+}, 'store the upstream\'s responses and answer from them (RFC 9111 shared cache); `{}` turns it on with the defaults; [cache.md](cache.md) tells how it behaves.')
 
 export const RouteSchema = closed({
   name: Type.String({ minLength: 1, description: 'unique among routes.', examples: ['users'] }),
@@ -468,7 +468,7 @@ export const MetricsSchema = closed({
 export const CacheSchema = closed({
   store: Type.Optional(Type.Union([Type.Literal('memory'), Type.Literal('redis')], { errorMessage: 'must be memory or redis', description: 'where cached responses live: this process, or the top-level `redis` (shared by every gateway using it).', default: 'memory', examples: ['redis'] })),
   maxSize: Type.Optional(size({ description: 'memory store: the bytes it may hold (bodies, headers and a fixed cost per entry); the least recently used go first beyond it.', default: '256mb', examples: ['1gb'] }))
-}, 'where the responses of routes with `cache` are kept. See [below](#cache).')
+}, 'where the responses of routes with `cache` are kept.')
 
 export const GatewayConfigSchema = closed({
   server: Type.Optional(ServerSchema),
