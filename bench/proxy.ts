@@ -9,7 +9,8 @@
  * request headers, 2 000 distinct paths with query strings). Then what guarding a route
  * costs: Tollgate's route with an IP filter, a rate limit that is never reached and JWT
  * HS256 auth, against its bare route and against @fastify/http-proxy registered with
- * @fastify/rate-limit and @fastify/jwt doing the same work. Then what metrics cost: the
+ * @fastify/rate-limit and @fastify/jwt doing the same work. Then cache hits (a route with
+ * `cache`, every request after the first a hit) against the proxied route. Then what metrics cost: the
  * same route on two Tollgate processes of one config, one of them with `metrics` on (and
  * scraped once a round, as Prometheus would). Each server runs in its own
  * process and is measured one at a time (autocannon in this one); the proxies in
@@ -273,6 +274,10 @@ routes:
     ipFilter: { allow: [127.0.0.0/8] }
     auth: { type: jwt, secret: ${secret}, algorithms: [HS256] }
     rateLimit: { limit: 1000000000, window: 1s, key: ip }
+  - name: cached
+    match: { path: /cached/* }
+    upstream: app
+    cache: { ttl: 1h }
   - name: app
     match: { path: /* }
     upstream: app
@@ -319,6 +324,23 @@ routes:
   console.log('\nRatios: the median of the ratios within each round.')
   console.log(`guarded / bare route: ${pairedRatio(guard, bare, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(guard, bare, cpu).toFixed(2)}`)
   console.log(`guarded / @fastify/http-proxy + rate-limit + jwt: ${pairedRatio(guard, reference, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(guard, reference, cpu).toFixed(2)}`)
+
+  // Cache hits: the same process, its cached route (every request a hit after the first)
+  // against its bare route (every request proxied).
+  const cachedUrl = `${tollgate.url}cached/`
+  const warmed = await fetch(cachedUrl)
+  await warmed.arrayBuffer()
+  const second = await fetch(cachedUrl)
+  await second.arrayBuffer()
+  const cacheRuns = await measureRounds([
+    { name: 'tollgate, proxied route', url: tollgate.url, pid: tollgate.pid },
+    { name: 'tollgate, cache hits', url: cachedUrl, pid: tollgate.pid }
+  ], TRAFFIC[0] as Traffic)
+  console.log(`\n## cache: hits of a cached route against the proxied route; ${(TRAFFIC[0] as Traffic).describe}, x-cache-status ${second.headers.get('x-cache-status') ?? 'none'} (medians of ${rounds} rounds)\n`)
+  printTable(cacheRuns.map(median))
+  const [proxied, hits] = cacheRuns as [Result[], Result[]]
+  console.log('\nRatios: the median of the ratios within each round.')
+  console.log(`cache hits / proxied: ${pairedRatio(hits, proxied, rps).toFixed(2)} (requests/s), p99 ${pairedRatio(hits, proxied, r => r.p99).toFixed(2)}, CPU per request ${pairedRatio(hits, proxied, cpu).toFixed(2)}`)
 
   const metricsLine = measured.log.split('\n').find(l => l.includes('"metrics listening"')) as string
   const metricsUrl = `http://127.0.0.1:${(JSON.parse(metricsLine) as { metrics: { port: number } }).metrics.port}/metrics`

@@ -168,14 +168,30 @@ export function firstValue (value: string | readonly string[] | number | undefin
   return Array.isArray(value) ? (value[0] as string | undefined) : String(value)
 }
 
-/** Entity tags of an If-None-Match list; `*` is kept as '*'. Weak tags lose their `W/`. */
+/**
+ * Entity tags of an If-None-Match list; `*` is kept as '*'. Weak tags lose their `W/`.
+ * Read in one pass (no regex): the header is the client's, up to the header size limit.
+ */
 export function entityTags (value: string | readonly string[] | undefined): string[] {
   if (value === undefined) return []
   const text = Array.isArray(value) ? value.join(',') : String(value)
   const tags: string[] = []
-  for (const match of text.matchAll(/\s*(\*|(?:W\/)?"[^"]*")\s*(?:,|$)/g)) {
-    const tag = match[1] as string
-    tags.push(tag.startsWith('W/') ? tag.slice(2) : tag)
+  let i = 0
+  const n = text.length
+  while (i < n) {
+    const c = text[i]
+    if (c === '*') {
+      tags.push('*')
+      i++
+    } else if (c === '"' || (c === 'W' && text[i + 1] === '/' && text[i + 2] === '"')) {
+      const open = c === '"' ? i : i + 2
+      const close = text.indexOf('"', open + 1)
+      if (close < 0) break
+      tags.push(text.slice(open, close + 1))
+      i = close + 1
+    } else {
+      i++
+    }
   }
   return tags
 }

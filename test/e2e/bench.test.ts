@@ -5,7 +5,7 @@ import { runToEnd } from '../helpers/child.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-test('npm run bench still runs: a one-second round measures the proxies, the guarded route and metrics off and on, all answered 2xx, and prints their ratios', async (t) => {
+test('npm run bench still runs: a one-second round measures the proxies, the guarded route, cache hits and metrics off and on, all answered 2xx, and prints their ratios', async (t) => {
   const env = { ...process.env, BENCH_SECONDS: '1', BENCH_ROUNDS: '1', BENCH_WARMUP: '0', BENCH_CONNECTIONS: '10' }
   // Every process the benchmark starts is in its group: the run fails if one outlives it.
   const run = await runToEnd(t, 'npm', ['run', '--silent', 'bench'], { cwd: ROOT, env, timeoutMs: 90_000 })
@@ -21,11 +21,14 @@ test('npm run bench still runs: a one-second round measures the proxies, the gua
   assert.match(run.stdout, /^guarded \/ bare route: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
   assert.match(run.stdout, /^--workers 2 \/ 1 process: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
   assert.match(run.stdout, /^guarded \/ @fastify\/http-proxy \+ rate-limit \+ jwt: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
+  assert.match(run.stdout, /^cache hits \/ proxied: \d+\.\d\d \(requests\/s\), p99 \d+\.\d\d, CPU per request \d+\.\d\d$/m, output)
+  assert.match(run.stdout, /x-cache-status HIT/, output)
   assert.match(run.stdout, /^metrics on \/ off: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
   const counted = /^requests the metrics counted on the route: (\d+)$/m.exec(run.stdout)?.[1]
   assert.ok(Number(counted) > 0, `the metrics counted no request\n${output}`)
   const names = ['upstream directly', '@fastify/http-proxy', 'tollgate', 'tollgate (reply-from engine)',
     'tollgate, bare route', 'tollgate, guarded route', '@fastify/http-proxy + rate-limit + jwt',
+    'tollgate, proxied route', 'tollgate, cache hits',
     'tollgate, metrics off', 'tollgate, metrics on',
     'tollgate, 1 process, unpinned', 'tollgate, --workers 2']
   for (const name of names) {
