@@ -15,6 +15,7 @@ import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { CacheKey, PurgeSelector, StoredResponse } from '../cache/stored-response.js'
 import type { CacheStore } from './cache-store.js'
+import { RedisOutage } from './redis-outage.js'
 import { boundedRedisOptions, closeRedis, redisAddress, REDIS_CONNECT_TIMEOUT_MS, whenReady } from './redis-connection.js'
 import { REDIS_COMMAND_TIMEOUT_MS } from './redis.js'
 
@@ -135,20 +136,19 @@ export class RedisCacheStore implements CacheStore {
   readonly url: string
   /** How long a command may take before it counts as failed (`redis.commandTimeout`). */
   readonly commandTimeoutMs: number
-  /** Calls that failed (Redis failed, timed out or was unreachable). */
-  failures = 0
   private readonly client: Redis & CacheCommands
   private readonly logger: Logger
   private readonly now: () => number
-  /** The last call failed: an outage, until a call succeeds. */
-  private down = false
-  /** During an outage, a call is in flight to find out whether it is over. */
-  private probing = false
+  private readonly outage: RedisOutage
 
   constructor (url: string, options: RedisCacheStoreOptions) {
     this.url = url
     this.commandTimeoutMs = options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS
     this.logger = options.logger
+    this.outage = new RedisOutage(options.logger, () => this.address, {
+      down: 'redis is unreachable: cached routes proxy uncached until it answers',
+      up: 'redis answers again: cached routes are served from the cache again'
+    })
     this.now = options.now ?? Date.now
     this.client = new Redis(url, {
       ...boundedRedisOptions('tollgate-cache', this.commandTimeoutMs),
@@ -161,6 +161,11 @@ export class RedisCacheStore implements CacheStore {
     // Connection errors are retried by the client; what they cost is logged by `call`,
     // once per outage. Without a listener, ioredis prints each one.
     this.client.on('error', (err: Error) => { this.logger.debug({ err, redis: this.address }, 'redis connection error') })
+  }
+
+  /** Calls that failed (Redis failed, timed out or was unreachable). */
+  get failures (): number {
+    return this.outage.failures
   }
 
   /** Where Redis is, without credentials: for logs. */
@@ -235,28 +240,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   private async call<T> (command: () => Promise<T>): Promise<T> {
-    if (this.down && this.probing) {
-      this.failures++
-      throw new Error('redis is unreachable (a probe is in flight)')
-    }
-    const probe = this.down
-    if (probe) this.probing = true
-    try {
-      const result = await command()
-      if (this.down) {
-        this.down = false
-        this.logger.info({ redis: this.address, failures: this.failures }, 'redis answers again: cached routes are served from the cache again')
-      }
-      return result
-    } catch (err) {
-      this.failures++
-      if (!this.down) {
-        this.down = true
-        this.logger.warn({ err, redis: this.address }, 'redis is unreachable: cached routes proxy uncached until it answers')
-      }
-      throw err
-    } finally {
-      if (probe) this.probing = false
-    }
+    return await this.outage.run(command)
   }
+
 }

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { WindowCount } from '../limits/windows.js'
 import type { CounterStore } from './counter-store.js'
+import { RedisOutage } from './redis-outage.js'
 import { boundedRedisOptions, closeRedis, redisAddress, REDIS_CONNECT_TIMEOUT_MS, whenReady } from './redis-connection.js'
 
 /**
@@ -89,19 +90,18 @@ export class RedisCounterStore implements CounterStore {
   readonly url: string
   /** How long a command may take before it counts as failed (`redis.commandTimeout`). */
   readonly commandTimeoutMs: number
-  /** Hits that could not be counted (Redis failed, timed out or was unreachable). */
-  failures = 0
   private readonly client: Redis & CounterCommands
   private readonly logger: Logger
-  /** The last call failed: an outage, until a call succeeds. */
-  private down = false
-  /** During an outage, a call is in flight to find out whether it is over. */
-  private probing = false
+  private readonly outage: RedisOutage
 
   constructor (url: string, options: RedisCounterStoreOptions) {
     this.url = url
     this.commandTimeoutMs = options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS
     this.logger = options.logger
+    this.outage = new RedisOutage(options.logger, () => this.address, {
+      down: 'redis is unreachable: routes with store redis pass requests uncounted (onStoreError: open) or refuse them with 503 (closed) until it answers',
+      up: 'redis answers again: rate limits on store redis are counted again'
+    })
     this.client = new Redis(url, {
       ...boundedRedisOptions('tollgate', this.commandTimeoutMs),
       scripts: {
@@ -112,6 +112,11 @@ export class RedisCounterStore implements CounterStore {
     // Connection errors are retried by the client; what they cost requests is logged by
     // `call`, once per outage. Without a listener, ioredis prints each one.
     this.client.on('error', (err: Error) => { this.logger.debug({ err, redis: this.address }, 'redis connection error') })
+  }
+
+  /** Calls that failed (Redis failed, timed out or was unreachable). */
+  get failures (): number {
+    return this.outage.failures
   }
 
   /** Where Redis is, without credentials: for logs. */
@@ -138,28 +143,8 @@ export class RedisCounterStore implements CounterStore {
   }
 
   private async call (command: () => Promise<[number, number]>): Promise<WindowCount> {
-    if (this.down && this.probing) {
-      this.failures++
-      throw new Error('redis is unreachable (a probe is in flight)')
-    }
-    const probe = this.down
-    if (probe) this.probing = true
-    try {
-      const [current, ttl] = await command()
-      if (this.down) {
-        this.down = false
-        this.logger.info({ redis: this.address, failures: this.failures }, 'redis answers again: rate limits on store redis are counted again')
-      }
-      return { current, ttl }
-    } catch (err) {
-      this.failures++
-      if (!this.down) {
-        this.down = true
-        this.logger.warn({ err, redis: this.address }, 'redis is unreachable: routes with store redis pass requests uncounted (onStoreError: open) or refuse them with 503 (closed) until it answers')
-      }
-      throw err
-    } finally {
-      if (probe) this.probing = false
-    }
+    const [current, ttl] = await this.outage.run(command)
+    return { current, ttl }
   }
+
 }

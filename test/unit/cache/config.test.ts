@@ -15,13 +15,17 @@ test('a route cache with every default: lock on, 1 MB objects, PURGE from loopba
   assert.deepEqual(compiled.cache, { store: 'memory', maxSize: 256 * 1024 * 1024 })
 })
 
-test('cache.store: redis needs the top-level redis; bad values are refused by path', () => {
+test('cache.store: redis needs the top-level redis', () => {
+  const issues = issuesOf(() => loadConfigObject({ ...BASE, cache: { store: 'redis' }, routes: [{ name: 'r', upstream: 'a', cache: {} }] }))
+  assert.deepEqual(issues, ['cache.store: redis needs the top-level redis.url'])
+})
+
+test('bad cache values are refused by path', () => {
   const issues = issuesOf(() => loadConfigObject({
     ...BASE,
     cache: { store: 'redis', maxSize: 'lots' },
     routes: [{ name: 'r', upstream: 'a', cache: { ttl: 'soon', purge: { allow: ['10.0.0.0/99'] }, cdnHeader: 'strip' } }]
   }))
-  assert.ok(issues.includes('cache.store: redis needs the top-level redis.url'), issues.join('\n'))
   assert.ok(issues.some(i => i.startsWith('cache.maxSize: ')), issues.join('\n'))
   assert.ok(issues.some(i => i.startsWith('routes[0].cache.ttl: ')), issues.join('\n'))
   assert.ok(issues.includes('routes[0].cache.cdnHeader: must be forward or consume'), issues.join('\n'))
