@@ -290,7 +290,13 @@ export class RouteProxy implements AttemptObserver, DetachedFetcher {
     // Trailers are forwarded to a client that asked for them: announce them too.
     if (upstreamHeaders.trailer !== undefined && request.tollgate?.attempt?.trailersTo != null) headers.trailer = upstreamHeaders.trailer
     this.route.responseHeaders?.apply(headers)
-    if (this.route.cache?.consumeCdnHeader === true) delete headers['cdn-cache-control']
+    const cache = this.route.cache
+    if (cache !== null) {
+      // An upstream that caches too says what it did under the same name: the client
+      // hears what this cache did (the gateway's own header is already on the reply).
+      delete headers['x-cache-status']
+      if (cache.consumeCdnHeader) delete headers['cdn-cache-control']
+    }
     if (this.balancerSetsHeaders) {
       const ctx = request.tollgate as RequestContext
       if (ctx.target !== null) {

@@ -267,3 +267,12 @@ test('cdnHeader: consume removes CDN-Cache-Control from what the client gets, on
   assert.equal(hit.headers['cdn-cache-control'], undefined)
   assert.equal(hit.headers['cache-control'], 'max-age=5')
 })
+
+test('an upstream\'s own x-cache-status never reaches the client: the header says what this cache did', async (t) => {
+  const lab = await cacheLab(t, answer({ 'cache-control': 'max-age=60', 'x-cache-status': 'HIT', age: '3' }))
+  const miss = await lab.send('/c/x')
+  assert.equal(miss.headers['x-cache-status'], 'MISS')
+  const hit = await lab.send('/c/x')
+  assert.equal(hit.headers['x-cache-status'], 'HIT')
+  assert.equal(lab.hits(), 1)
+})
