@@ -225,6 +225,11 @@ export class RouteProxy implements AttemptObserver, DetachedFetcher {
 
   upstreamRequestHeaders (request: FastifyRequest): HeaderMap {
     const ctx = request.tollgate as RequestContext
+    return this.requestHeadersFor(request, ctx, ctx.cacheExchange)
+  }
+
+  /** upstream_request_filter: the route's rules, the cache's validators, then the user's hook. */
+  private requestHeadersFor (request: FastifyRequest, ctx: RequestContext, exchange: CacheExchange | null): HeaderMap {
     const socket = request.raw.socket
     const headers = this.headers.build({
       headers: request.headers,
@@ -233,7 +238,7 @@ export class RouteProxy implements AttemptObserver, DetachedFetcher {
       requestId: ctx.requestId,
       extra: ctx.upstreamHeaders
     })
-    ctx.cacheExchange?.editUpstreamHeaders(headers)
+    exchange?.editUpstreamHeaders(headers)
     this.route.hooks.upstreamRequest?.(request, headers as Record<string, string | string[] | undefined>, ctx)
     return headers
   }
@@ -247,16 +252,7 @@ export class RouteProxy implements AttemptObserver, DetachedFetcher {
     const route = this.route
     const path = route.rewritePath(ctx.match)
     const query = route.rewriteQuery === null ? ctx.match.query : route.rewriteQuery(ctx.match.query)
-    const socket = request.raw.socket
-    const headers = this.headers.build({
-      headers: request.headers,
-      peer: socket.remoteAddress ?? '',
-      tls: (socket as { encrypted?: boolean }).encrypted === true,
-      requestId: ctx.requestId,
-      extra: ctx.upstreamHeaders
-    })
-    exchange.editUpstreamHeaders(headers)
-    route.hooks.upstreamRequest?.(request, headers as Record<string, string | string[] | undefined>, ctx)
+    const headers = this.requestHeadersFor(request, ctx, exchange)
     let attempt: UpstreamAttempt
     let origin: string
     if (this.upstream === null) {

@@ -4,13 +4,14 @@
  * same channel (prom-client's cluster metrics, for one) are told apart and left alone.
  */
 import type { AdminChange } from '../admin/changes.js'
+import type { TargetChange } from '../admin/api.js'
 
 /** What a worker starting now must apply to run what the others run. */
 export interface Replay {
   /** The last config applied through an admin API since the file was (re)read, or null. */
   readonly config: Record<string, unknown> | null
   /** Target changes made through admin APIs, oldest first. */
-  readonly targets: readonly Exclude<AdminChange, { kind: 'config' }>[]
+  readonly targets: readonly TargetChange[]
 }
 
 export type WorkerMessage =
