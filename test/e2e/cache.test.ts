@@ -276,3 +276,17 @@ test('an upstream\'s own x-cache-status never reaches the client: the header say
   assert.equal(hit.headers['x-cache-status'], 'HIT')
   assert.equal(lab.hits(), 1)
 })
+
+test('a reload keeps what is stored, and the new route\'s responseHeaders apply to its hits', async (t) => {
+  const lab = await cacheLab(t, answer({ 'cache-control': 'max-age=600' }))
+  await lab.send('/c/x')
+  await lab.gw.gateway.apply({
+    server: { listen: [{ host: '127.0.0.1', port: lab.gw.port }], accessLog: false, logLevel: 'silent' },
+    upstreams: { origin: { targets: [lab.origin.address] } },
+    routes: [{ name: 'cached', match: { path: '/c/*' }, upstream: 'origin', cache: {}, responseHeaders: { set: { 'x-version': 'two' } } }]
+  })
+  const hit = await lab.send('/c/x')
+  assert.equal(hit.headers['x-cache-status'], 'HIT')
+  assert.equal(hit.headers['x-version'], 'two')
+  assert.equal(lab.hits(), 1)
+})
