@@ -29,6 +29,14 @@ export interface FillClient {
   readonly ctx: RequestContext
 }
 
+/**
+ * Who a fill is for: a client waiting for it (holding the lock when the route locks), or
+ * nobody (a background refresh, told when it ends).
+ */
+export type FillFor =
+  | { readonly client: FillClient, readonly lock: FillLock | null }
+  | { readonly requestHeaders: IncomingHttpHeaders, readonly onEnd: () => void }
+
 /** A response being kept for the store. */
 interface Pending {
   readonly status: number
@@ -56,15 +64,21 @@ export class CacheFill implements CacheExchange {
   private pending: Pending | null = null
   private ended = false
 
-  constructor (routeCache: RouteCache, key: CacheKey, client: FillClient | null, stale: StoredResponse | null, lock: FillLock | null,
-    requestHeaders: IncomingHttpHeaders | null = null, onEnd: (() => void) | null = null) {
+  constructor (routeCache: RouteCache, key: CacheKey, stale: StoredResponse | null, from: FillFor) {
     this.routeCache = routeCache
     this.key = key
-    this.client = client
-    this.requestHeaders = client?.request.headers ?? requestHeaders ?? {}
     this.stale = stale
-    this.lock = lock
-    this.onEnd = onEnd
+    if ('client' in from) {
+      this.client = from.client
+      this.requestHeaders = from.client.request.headers
+      this.lock = from.lock
+      this.onEnd = null
+    } else {
+      this.client = null
+      this.requestHeaders = from.requestHeaders
+      this.lock = null
+      this.onEnd = from.onEnd
+    }
   }
 
   editUpstreamHeaders (headers: HeaderMap): void {

@@ -171,7 +171,7 @@ export class RouteCache {
 
   private fill (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, proceed: () => void, key: CacheKey, status: 'MISS' | 'EXPIRED', stale: StoredResponse | null, lock: FillLock | null): void {
     mark(reply, ctx, status)
-    const fill = new CacheFill(this, key, { request, reply, ctx }, stale, lock)
+    const fill = new CacheFill(this, key, stale, { client: { request, reply, ctx }, lock })
     ctx.cacheExchange = fill
     if (lock !== null) reply.raw.once('close', fill.onClientClose)
     proceed()
@@ -182,7 +182,7 @@ export class RouteCache {
     if (this.fetcher === null) return
     const id = keyString(key)
     this.cache.refreshing.add(id)
-    const fill = new CacheFill(this, key, null, stale, null, request.headers, () => { this.cache.refreshing.delete(id) })
+    const fill = new CacheFill(this, key, stale, { requestHeaders: request.headers, onEnd: () => { this.cache.refreshing.delete(id) } })
     try {
       this.fetcher.refresh(request, ctx, fill)
     } catch (err) {
