@@ -14,6 +14,7 @@ import type { Upstream } from './upstream/upstream.js'
 import type { CounterStoreSet } from './stores/counter-stores.js'
 import type { HttpCache } from './cache/http-cache.js'
 import { RouteCache } from './cache/route-cache.js'
+import { compileTrust } from './net/trust.js'
 import { RouteTable } from './routing/matcher.js'
 import { registerPlugins } from '../plugins/index.js'
 import { kRouteMatch, type RawWithMatch } from '../plugins/request-context.js'
@@ -133,6 +134,12 @@ function originForm (req: IncomingMessage): string {
   return rest.startsWith('/') ? rest : `/${rest}`
 }
 
+/** The HTTP cache's side of each route with `cache`. */
+function cachesOf (config: CompiledGateway, httpCache: HttpCache): Map<CompiledRoute, RouteCache> {
+  const trust = compileTrust(config.server.trustProxy)
+  return new Map(config.routes.flatMap(route => route.cache === null ? [] : [[route, new RouteCache(route, route.cache, httpCache, trust)] as const]))
+}
+
 type RouterConstraints = NonNullable<NonNullable<FastifyServerOptions['routerOptions']>['constraints']>
 
 function trustProxyOption (trust: boolean | readonly string[]): boolean | string[] {
@@ -177,7 +184,7 @@ export async function buildApp (options: BuildAppOptions): Promise<AppVersion> {
     upstreams: options.upstreams,
     transparentDispatcher: options.transparentDispatcher,
     counterStores: options.counterStores,
-    caches: new Map(config.routes.flatMap(route => route.cache === null ? [] : [[route, new RouteCache(route, route.cache, options.httpCache)] as const]))
+    caches: cachesOf(config, options.httpCache)
   })
   await app.ready()
   if (handler === undefined) throw new Error('Fastify did not hand over its request handler')

@@ -64,6 +64,8 @@ export const NotFound = define('NOT_FOUND', 404, '%s')
 export const ConfigStoreUnavailable = define('CONFIG_STORE_UNAVAILABLE', 503, '%s')
 /** The request said `Cache-Control: only-if-cached` and nothing usable is stored (RFC 9111 §5.2.1.7). */
 export const NotCached = define('NOT_CACHED', 504, '%s')
+/** PURGE or `POST /cache/purge` while the cache's store (Redis) does not answer. */
+export const CacheStoreUnavailable = define('CACHE_STORE_UNAVAILABLE', 503, '%s')
 /** A fault of the gateway itself (a bug, or a user hook that threw). */
 export const InternalError = define('INTERNAL_ERROR', 500, '%s')
 
@@ -76,5 +78,5 @@ export function isGatewayError (err: unknown): err is GatewayError {
 const GATEWAY_CODES: ReadonlySet<string> = new Set([
   'ROUTE_NOT_FOUND', 'UPSTREAM_UNAVAILABLE', 'NO_HEALTHY_UPSTREAM', 'UPSTREAM_TIMEOUT', 'RATE_LIMITED',
   'TOO_MANY_CONCURRENT', 'PAYLOAD_TOO_LARGE', 'REQUEST_BLOCKED', 'IP_FORBIDDEN', 'UNAUTHORIZED',
-  'FORBIDDEN', 'BAD_REQUEST', 'NOT_FOUND', 'CONFIG_STORE_UNAVAILABLE', 'NOT_CACHED', 'INTERNAL_ERROR'
+  'FORBIDDEN', 'BAD_REQUEST', 'NOT_FOUND', 'CONFIG_STORE_UNAVAILABLE', 'NOT_CACHED', 'CACHE_STORE_UNAVAILABLE', 'INTERNAL_ERROR'
 ])

@@ -559,7 +559,14 @@ function onResponseClose (res: GatewayResponse): void {
   res.onClose = null
   const ctx = (res.req as { [kRequestContext]?: RequestContext })[kRequestContext]
   if (ctx !== undefined) {
-    if (!res.writableFinished) ctx.attempt?.cancel()
+    const exchange = ctx.cacheExchange
+    let detached = false
+    if (!res.writableFinished) {
+      // A cached fetch others wait on goes on without its client; any other stops.
+      detached = exchange !== null && exchange.continuesWithoutClient() && ctx.attempt !== null && ctx.attempt.detach()
+      if (!detached) ctx.attempt?.cancel()
+    }
+    exchange?.clientClosed(detached)
     if (ctx.onClose !== null) {
       const release = ctx.onClose
       ctx.onClose = null

@@ -15,7 +15,7 @@ import { toHeaderMap } from '../proxy/raw-headers.js'
 import type { FillLock } from './fill-locks.js'
 import { STALE_IF_ERROR_STATUSES, ageMs, freshnessOf, keepUntil, mergeNotModified, storeVerdict, storedHeaders, validatorsOf, variantOf, type Freshness } from './policy.js'
 import type { CacheKey, StoredResponse } from './stored-response.js'
-import type { CacheExchange, RouteCache } from './route-cache.js'
+import type { CacheExchange, Lookup, RouteCache } from './route-cache.js'
 
 /** The client's own validators: the cache asks for the whole response, to store it. */
 const CLIENT_CONDITIONALS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'] as const
@@ -50,7 +50,7 @@ interface Pending {
 
 export class CacheFill implements CacheExchange {
   private readonly routeCache: RouteCache
-  private readonly key: CacheKey
+  private readonly lookup: Lookup
   /** The request fetching; null for a background refresh (nobody waits for it). */
   private readonly client: FillClient | null
   private readonly requestHeaders: IncomingHttpHeaders
@@ -63,10 +63,12 @@ export class CacheFill implements CacheExchange {
   private notModified: HeaderMap | null = null
   private pending: Pending | null = null
   private ended = false
+  /** The client left; the fetch goes on for the requests waiting on the lock. */
+  private detached = false
 
-  constructor (routeCache: RouteCache, key: CacheKey, stale: StoredResponse | null, from: FillFor) {
+  constructor (routeCache: RouteCache, lookup: Lookup, stale: StoredResponse | null, from: FillFor) {
     this.routeCache = routeCache
-    this.key = key
+    this.lookup = lookup
     this.stale = stale
     if ('client' in from) {
       this.client = from.client
@@ -120,7 +122,7 @@ export class CacheFill implements CacheExchange {
       return false
     }
     const { vary, variant } = variantOf(verdict.varyNames, this.requestHeaders)
-    this.pending = { status: statusCode, headers: storedHeaders(headers, verdict.withheld), vary, variant, freshness, chunks: [], bytes: 0 }
+    this.pending = { status: statusCode, headers: storedHeaders(headers, verdict.withheld), vary, variant: this.lookup.scope + variant, freshness, chunks: [], bytes: 0 }
     return false
   }
 
@@ -141,8 +143,6 @@ export class CacheFill implements CacheExchange {
     const now = this.routeCache.cache.now()
     if (this.notModified !== null && this.stale !== null) {
       const updated = this.revalidated(this.stale, this.notModified, now)
-      this.store(updated)
-      this.release(updated)
       if (this.client !== null) this.routeCache.serve(this.client.request, this.client.reply, this.client.ctx, updated, 'REVALIDATED', now)
       this.end()
       return
@@ -174,7 +174,7 @@ export class CacheFill implements CacheExchange {
     // A retry may follow (the route proxy decides): only the kept copy is dropped here.
     this.pending = null
     this.notModified = null
-    if (this.client === null) {
+    if (this.client === null || this.detached) {
       this.release(null)
       this.end()
     }
@@ -189,9 +189,15 @@ export class CacheFill implements CacheExchange {
     return true
   }
 
-  /** The client's response closed: whatever happens to the fetch, nobody waits on it now. */
-  readonly onClientClose = (): void => {
-    this.release(null)
+  continuesWithoutClient (): boolean {
+    // A client leaving is no reason for the others on the lock to ask the upstream again.
+    return this.lock !== null && !this.ended
+  }
+
+  clientClosed (detached: boolean): void {
+    if (detached) this.detached = true
+    // Whatever happened to the fetch (a hook answered, it failed), nobody waits on it now.
+    else this.release(null)
   }
 
   private staleMayStandIn (now: number): boolean {
@@ -200,17 +206,32 @@ export class CacheFill implements CacheExchange {
     return !freshness.noCache && staleFor < freshness.staleIfErrorMs
   }
 
-  /** The stored response with a 304's headers, fresh from now (RFC 9111 §4.3.4). */
+  /**
+   * The stored response with a 304's headers, fresh from now (RFC 9111 §4.3.4), stored
+   * again when it still may be: a 304 can bring what makes a response unfit for a shared
+   * cache (`Set-Cookie`, `private`, `no-store`, `Vary: *`), and then the stored copy goes
+   * instead. The client that revalidated gets the updated response either way.
+   */
   private revalidated (stale: StoredResponse, notModified: HeaderMap, now: number): StoredResponse {
     const headers = mergeNotModified(stale.headers, notModified)
     const freshness = freshnessOf(headers, this.requestTime, now, this.routeCache.settings)
-    return { ...stale, headers, requestTime: this.requestTime, responseTime: now, keepUntil: keepUntil(freshness) }
+    const updated: StoredResponse = { ...stale, headers, requestTime: this.requestTime, responseTime: now, keepUntil: keepUntil(freshness) }
+    const verdict = storeVerdict(stale.status, this.requestHeaders, headers, freshness.lifetimeMs)
+    if (verdict.refusal !== null) {
+      this.forget()
+      this.release(null)
+      return updated
+    }
+    const kept = verdict.withheld.length === 0 ? updated : { ...updated, headers: storedHeaders(headers, verdict.withheld) }
+    this.store(kept)
+    this.release(kept)
+    return updated
   }
 
   private store (response: StoredResponse): void {
     const log = this.client?.request.log
     try {
-      const done = this.routeCache.cache.store.put(this.key, response)
+      const done = this.routeCache.cache.store.put(this.lookup.key, response)
       // A store that failed (Redis away) logs the outage itself; nothing else to do.
       if (done instanceof Promise) done.catch(() => undefined)
     } catch (err) {
@@ -220,7 +241,7 @@ export class CacheFill implements CacheExchange {
 
   private forget (): void {
     try {
-      const done = this.routeCache.cache.store.delete(this.key)
+      const done = this.routeCache.cache.store.delete(this.lookup.key)
       if (done instanceof Promise) done.catch(() => undefined)
     } catch {
       // As for store: the response itself is unaffected.
@@ -273,6 +294,12 @@ export class Invalidation implements CacheExchange {
   insteadOfError (): boolean {
     return false
   }
+
+  continuesWithoutClient (): boolean {
+    return false
+  }
+
+  clientClosed (): void {}
 
   private drop (key: CacheKey): void {
     try {

@@ -34,6 +34,8 @@ export interface Directives {
   readonly minFresh: number | null
   /** How many directives were read: 0 for an absent or empty header. */
   readonly count: number
+  /** A value did not parse (a delta-seconds that is not digits, an unclosed quote). */
+  readonly malformed: boolean
 }
 
 const NONE: Directives = Object.freeze({
@@ -51,7 +53,8 @@ const NONE: Directives = Object.freeze({
   staleIfError: null,
   onlyIfCached: false,
   minFresh: null,
-  count: 0
+  count: 0,
+  malformed: false
 })
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -70,9 +73,13 @@ export function parseDirectives (value: string | readonly string[] | number | un
     if (seen.has(name)) continue
     seen.add(name)
     out.count++
+    if (argument === UNCLOSED) {
+      out.malformed = true
+      continue
+    }
     switch (name) {
-      case 'max-age': out.maxAge = deltaSeconds(argument) ?? 0; break
-      case 's-maxage': out.sMaxage = deltaSeconds(argument) ?? 0; break
+      case 'max-age': out.maxAge = seconds(argument, out) ?? 0; break
+      case 's-maxage': out.sMaxage = seconds(argument, out) ?? 0; break
       case 'no-store': out.noStore = true; break
       case 'no-cache':
         if (argument === null) out.noCache = true
@@ -85,14 +92,24 @@ export function parseDirectives (value: string | readonly string[] | number | un
       case 'public': out.public = true; break
       case 'must-revalidate': out.mustRevalidate = true; break
       case 'proxy-revalidate': out.proxyRevalidate = true; break
-      case 'stale-while-revalidate': out.staleWhileRevalidate = deltaSeconds(argument); break
-      case 'stale-if-error': out.staleIfError = deltaSeconds(argument); break
+      case 'stale-while-revalidate': out.staleWhileRevalidate = seconds(argument, out); break
+      case 'stale-if-error': out.staleIfError = seconds(argument, out); break
       case 'only-if-cached': out.onlyIfCached = true; break
       case 'min-fresh': out.minFresh = deltaSeconds(argument); break
       default: out.count-- // an extension directive this cache does not act on
     }
   }
   return out
+}
+
+/** What an unclosed quoted value reads as: the directive is malformed. */
+const UNCLOSED = '\u0000unclosed'
+
+/** A directive's delta-seconds; a value that is not one marks the directives malformed. */
+function seconds (argument: string | null, out: Mutable<Directives>): number | null {
+  const value = deltaSeconds(argument)
+  if (value === null) out.malformed = true
+  return value
 }
 
 /** `name[=value]` pairs of a comma list; quoted values may hold commas. */
@@ -116,8 +133,8 @@ function * directiveList (text: string): Generator<[string, string | null]> {
           quoted += text[i]
           i++
         }
+        argument = i < n ? quoted : UNCLOSED
         i++ // the closing quote
-        argument = quoted
         while (i < n && text[i] !== ',') i++
       } else {
         const start = i

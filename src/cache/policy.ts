@@ -35,8 +35,8 @@ export function responseDirectives (headers: HeaderMap): { readonly directives: 
   const cdn = headers['cdn-cache-control']
   if (cdn !== undefined) {
     const directives = parseDirectives(cdn as string | string[])
-    // An empty or unreadable targeted field is ignored, as if absent.
-    if (directives.count > 0) return { directives, targeted: true }
+    // An empty or unreadable targeted field is ignored, as if absent (RFC 9213 §2.1).
+    if (directives.count > 0 && !directives.malformed) return { directives, targeted: true }
   }
   return { directives: parseDirectives(headers['cache-control'] as string | string[] | undefined), targeted: false }
 }
@@ -107,13 +107,17 @@ export function hasValidator (freshness: Freshness): boolean {
 /**
  * When the store may drop it: past its stale windows, and past the time it can still be
  * revalidated (REVALIDATION_KEEP_MS with a validator). One without a validator is kept as
- * long again as it was fresh: a request then learns it expired (`EXPIRED`, not `MISS`).
+ * long again as it was fresh, and at least EXPIRED_KEEP_MS: a request then learns it
+ * expired (`EXPIRED`, not `MISS`).
  */
 export function keepUntil (freshness: Freshness): number {
   const staleAt = freshness.responseTime - freshness.initialAgeMs + freshness.lifetimeMs
   const windows = Math.max(freshness.staleWhileRevalidateMs, freshness.staleIfErrorMs)
-  return staleAt + Math.max(windows, hasValidator(freshness) ? REVALIDATION_KEEP_MS : freshness.lifetimeMs)
+  return staleAt + Math.max(windows, hasValidator(freshness) ? REVALIDATION_KEEP_MS : Math.max(freshness.lifetimeMs, EXPIRED_KEEP_MS))
 }
+
+/** The least a stale response without a validator is kept: a request then reads `EXPIRED`, not `MISS`. */
+export const EXPIRED_KEEP_MS = 60_000
 
 /** Why a response is not stored; null when it is. */
 export type StoreRefusal = 'status' | 'no-store' | 'private' | 'set-cookie' | 'vary-star' | 'authorization' | 'no-freshness'

@@ -9,7 +9,8 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { CompiledRoute } from '../config/compile.js'
 import type { RequestContext } from '../context.js'
-import { Forbidden, NotCached, type GatewayError } from '../errors.js'
+import { CacheStoreUnavailable, Forbidden, NotCached, type GatewayError } from '../errors.js'
+import type { TrustCheck } from '../net/trust.js'
 import { IpFilter } from '../limits/ip-filter.js'
 import type { ResponseTap } from '../upstream/attempt.js'
 import type { HeaderMap } from '../routing/header-rules.js'
@@ -28,11 +29,28 @@ export interface CacheExchange extends ResponseTap {
   editUpstreamHeaders (headers: HeaderMap): void
   /** fail_to_proxy: true when the cache answered instead of the error (stale-if-error). */
   insteadOfError (error: GatewayError): boolean
+  /** The client left before its response was complete: true when the fetch should go on for others. */
+  continuesWithoutClient (): boolean
+  /** The client's response closed; `detached`: the fetch goes on without it. */
+  clientClosed (detached: boolean): void
 }
 
 /** Sends a GET for the cache alone (a background refresh): one attempt, its response to `exchange`. */
 export interface DetachedFetcher {
   refresh (request: FastifyRequest, ctx: RequestContext, exchange: CacheExchange): void
+}
+
+/**
+ * What one request looks up: the URL's key in the store, its scope among the URL's stored
+ * responses (the route that matched and the scheme the client used: two routes on one URL,
+ * told apart by a header, never answer with each other's responses), and the string the
+ * lock and the background refreshes are keyed by.
+ */
+export interface Lookup {
+  readonly key: CacheKey
+  /** The prefix of the `variant` of every response stored in this scope. */
+  readonly scope: string
+  readonly id: string
 }
 
 /** Methods that change nothing (RFC 9110 §9.2.1): their success invalidates nothing. */
@@ -46,16 +64,18 @@ export class RouteCache {
   readonly settings: CompiledRouteCache
   readonly cache: HttpCache
   private readonly purgeFilter: IpFilter
+  private readonly trust: TrustCheck
   private fetcher: DetachedFetcher | null = null
   /** Each stored response's freshness, read from its headers once (memory hits return the same objects). */
   private readonly freshness = new WeakMap<StoredResponse, Freshness>()
   /** Each stored response's headers as this route answers them, flat, built once. */
   private readonly answers = new WeakMap<StoredResponse, readonly string[]>()
 
-  constructor (route: CompiledRoute, settings: CompiledRouteCache, cache: HttpCache) {
+  constructor (route: CompiledRoute, settings: CompiledRouteCache, cache: HttpCache, trust: TrustCheck) {
     this.route = route
     this.settings = settings
     this.cache = cache
+    this.trust = trust
     this.purgeFilter = new IpFilter({ allow: settings.purgeAllow, deny: [] })
   }
 
@@ -73,7 +93,7 @@ export class RouteCache {
     }
     if (method !== 'GET' && method !== 'HEAD') {
       mark(reply, ctx, 'BYPASS')
-      if (!SAFE_METHODS.has(method)) ctx.cacheExchange = new Invalidation(this, keyOf(request, ctx))
+      if (!SAFE_METHODS.has(method)) ctx.cacheExchange = new Invalidation(this, this.lookupOf(request, ctx).key)
       proceed()
       return
     }
@@ -84,34 +104,35 @@ export class RouteCache {
       proceed()
       return
     }
-    const key = keyOf(request, ctx)
+    const lookup = this.lookupOf(request, ctx)
     let found: ReturnType<HttpCache['store']['get']>
     try {
-      found = this.cache.store.get(key)
+      found = this.cache.store.get(lookup.key)
     } catch (err) {
       request.log.warn({ err }, 'cache lookup failed; proxied uncached')
       found = []
     }
     if (!(found instanceof Promise)) {
-      this.decide(request, reply, ctx, proceed, key, directives, found)
+      this.decide(request, reply, ctx, proceed, lookup, directives, found)
       return
     }
     // The store answers later (Redis); one that fails is a miss (it logs the outage itself).
     found.then(
-      entries => { this.decide(request, reply, ctx, proceed, key, directives, entries) },
-      () => { this.decide(request, reply, ctx, proceed, key, directives, []) })
+      entries => { this.decide(request, reply, ctx, proceed, lookup, directives, entries) },
+      () => { this.decide(request, reply, ctx, proceed, lookup, directives, []) })
   }
 
-  private decide (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, proceed: () => void, key: CacheKey, directives: RequestDirectives, entries: readonly StoredResponse[]): void {
+  private decide (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, proceed: () => void, lookup: Lookup, directives: RequestDirectives, entries: readonly StoredResponse[]): void {
     if (reply.raw.destroyed) return
     const now = this.cache.now()
-    const stored = this.usable(entries, request.headers, now)
+    const stored = this.usable(entries, request.headers, lookup.scope, now)
     if (stored === null) {
       if (directives.onlyIfCached) {
+        mark(reply, ctx, 'MISS')
         reply.send(new NotCached('only-if-cached, and no stored response can answer'))
         return
       }
-      this.fetch(request, reply, ctx, proceed, key, 'MISS', null)
+      this.fetch(request, reply, ctx, proceed, lookup, 'MISS', null)
       return
     }
     const freshness = this.freshnessOf(stored)
@@ -122,26 +143,27 @@ export class RouteCache {
       return
     }
     if (directives.onlyIfCached) {
+      mark(reply, ctx, 'MISS')
       reply.send(new NotCached('only-if-cached, and the stored response is not fresh'))
       return
     }
     const staleFor = age - freshness.lifetimeMs
     if (staleFor >= 0 && staleFor < freshness.staleWhileRevalidateMs && !freshness.noCache && !directives.revalidate) {
-      if (this.cache.refreshing.has(keyString(key))) {
+      if (this.cache.refreshing.has(lookup.id)) {
         this.serve(request, reply, ctx, stored, 'UPDATING', now)
         return
       }
       // Started before the answer: the refresh reads the client's request (its address,
       // headers), which is gone once the answer is written.
-      this.refresh(request, ctx, key, stored)
+      this.refresh(request, ctx, lookup, stored)
       this.serve(request, reply, ctx, stored, 'STALE', now)
       return
     }
-    this.fetch(request, reply, ctx, proceed, key, 'EXPIRED', stored)
+    this.fetch(request, reply, ctx, proceed, lookup, 'EXPIRED', stored)
   }
 
   /** A miss (or a stale copy to replace): one fetch per key at a time when the route locks. */
-  private fetch (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, proceed: () => void, key: CacheKey, status: 'MISS' | 'EXPIRED', stale: StoredResponse | null): void {
+  private fetch (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, proceed: () => void, lookup: Lookup, status: 'MISS' | 'EXPIRED', stale: StoredResponse | null): void {
     if (request.method === 'HEAD') {
       // A HEAD's response has no body to store: it goes upstream as it is.
       mark(reply, ctx, status)
@@ -149,44 +171,40 @@ export class RouteCache {
       return
     }
     if (!this.settings.lock) {
-      this.fill(request, reply, ctx, proceed, key, status, stale, null)
+      this.fill(request, reply, ctx, proceed, lookup, status, stale, null)
       return
     }
-    const id = keyString(key)
-    const held = this.cache.locks.current(id)
+    const held = this.cache.locks.current(lookup.id)
     if (held === undefined) {
-      this.fill(request, reply, ctx, proceed, key, status, stale, this.cache.locks.take(id))
+      this.fill(request, reply, ctx, proceed, lookup, status, stale, this.cache.locks.take(lookup.id))
       return
     }
     waitForFill(held, this.route.timeouts.responseMs).then(response => {
       if (reply.raw.destroyed) return
-      if (response !== null && this.mayAnswer(response, request.headers)) {
+      if (response !== null && this.mayAnswer(response, request.headers, lookup.scope)) {
         this.serve(request, reply, ctx, response, 'HIT', this.cache.now())
         return
       }
       // Nothing shareable came of it: fetch for this request alone.
-      this.fill(request, reply, ctx, proceed, key, status, stale, null)
-    }, () => { this.fill(request, reply, ctx, proceed, key, status, stale, null) })
+      this.fill(request, reply, ctx, proceed, lookup, status, stale, null)
+    }, () => { this.fill(request, reply, ctx, proceed, lookup, status, stale, null) })
   }
 
-  private fill (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, proceed: () => void, key: CacheKey, status: 'MISS' | 'EXPIRED', stale: StoredResponse | null, lock: FillLock | null): void {
+  private fill (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, proceed: () => void, lookup: Lookup, status: 'MISS' | 'EXPIRED', stale: StoredResponse | null, lock: FillLock | null): void {
     mark(reply, ctx, status)
-    const fill = new CacheFill(this, key, stale, { client: { request, reply, ctx }, lock })
-    ctx.cacheExchange = fill
-    if (lock !== null) reply.raw.once('close', fill.onClientClose)
+    ctx.cacheExchange = new CacheFill(this, lookup, stale, { client: { request, reply, ctx }, lock })
     proceed()
   }
 
   /** stale-while-revalidate: one background fetch per key; its result replaces the stored copy. */
-  private refresh (request: FastifyRequest, ctx: RequestContext, key: CacheKey, stale: StoredResponse): void {
+  private refresh (request: FastifyRequest, ctx: RequestContext, lookup: Lookup, stale: StoredResponse): void {
     if (this.fetcher === null) return
-    const id = keyString(key)
-    this.cache.refreshing.add(id)
-    const fill = new CacheFill(this, key, stale, { requestHeaders: request.headers, onEnd: () => { this.cache.refreshing.delete(id) } })
+    this.cache.refreshing.add(lookup.id)
+    const fill = new CacheFill(this, lookup, stale, { requestHeaders: request.headers, onEnd: () => { this.cache.refreshing.delete(lookup.id) } })
     try {
       this.fetcher.refresh(request, ctx, fill)
     } catch (err) {
-      this.cache.refreshing.delete(id)
+      this.cache.refreshing.delete(lookup.id)
       request.log.warn({ err }, 'cache refresh could not start')
     }
   }
@@ -197,11 +215,9 @@ export class RouteCache {
       reply.send(new Forbidden('PURGE is not allowed from this address'))
       return
     }
-    const key = keyOf(request, ctx)
-    this.cache.purge(key)
+    this.cache.purge(this.lookupOf(request, ctx).key)
       .then(purged => { reply.send({ purged }) }, (err: unknown) => {
-        request.log.warn({ err }, 'cache purge failed')
-        reply.send(err)
+        reply.send(new CacheStoreUnavailable('the cache store did not answer: nothing was purged', { cause: err }))
       })
   }
 
@@ -245,16 +261,42 @@ export class RouteCache {
   }
 
   /** The first stored variant this request may be answered from. */
-  private usable (entries: readonly StoredResponse[], headers: IncomingHttpHeaders, now: number): StoredResponse | null {
+  private usable (entries: readonly StoredResponse[], headers: IncomingHttpHeaders, scope: string, now: number): StoredResponse | null {
     for (const stored of entries) {
-      if (stored.keepUntil > now && this.mayAnswer(stored, headers)) return stored
+      if (stored.keepUntil > now && this.mayAnswer(stored, headers, scope)) return stored
     }
     return null
   }
 
-  /** Same variant, and a request with Authorization only gets what may be shared with it (RFC 9111 §3.5). */
-  mayAnswer (stored: StoredResponse, headers: IncomingHttpHeaders): boolean {
-    return variantMatches(stored, headers) && (headers.authorization === undefined || this.freshnessOf(stored).sharedWithAuthorization)
+  /**
+   * Stored in this request's scope (route and scheme), for the same variant, and to a
+   * request with Authorization only what may be shared with it (RFC 9111 §3.5).
+   */
+  mayAnswer (stored: StoredResponse, headers: IncomingHttpHeaders, scope: string): boolean {
+    return stored.variant.startsWith(scope) && variantMatches(stored, headers) &&
+      (headers.authorization === undefined || this.freshnessOf(stored).sharedWithAuthorization)
+  }
+
+  /**
+   * The request's key, scope and lock id. The host is the one the upstream is told of:
+   * a trusted proxy's X-Forwarded-Host (server.trustProxy), else Host; the scheme likewise
+   * (X-Forwarded-Proto, else the listener's). What reaches the upstream as those headers is
+   * then always part of the key, so a client cannot have a response made for one host or
+   * scheme stored for another.
+   */
+  lookupOf (request: FastifyRequest, ctx: RequestContext): Lookup {
+    const headers = request.headers
+    const socket = request.raw.socket
+    let host = headers.host
+    let scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
+    if ((headers['x-forwarded-host'] !== undefined || headers['x-forwarded-proto'] !== undefined) && this.trust(socket.remoteAddress ?? '')) {
+      host = headers['x-forwarded-host'] as string | undefined ?? host
+      scheme = headers['x-forwarded-proto'] as string | undefined ?? scheme
+    }
+    const match = ctx.match
+    const key: CacheKey = { host: (host ?? '').toLowerCase(), url: match.query === '' ? match.path : `${match.path}?${match.query}` }
+    const scope = `${this.route.name} ${scheme}\n`
+    return { key, scope, id: scope + keyString(key) }
   }
 
   /** The stored headers as this route answers them: its responseHeaders rules applied, CDN-Cache-Control consumed. */
@@ -278,12 +320,6 @@ export class RouteCache {
     this.answers.set(stored, flat)
     return flat
   }
-}
-
-/** Where a request's responses are stored: its Host (lower case) and routed path with the query. */
-export function keyOf (request: FastifyRequest, ctx: RequestContext): CacheKey {
-  const match = ctx.match
-  return { host: (request.headers.host ?? '').toLowerCase(), url: match.query === '' ? match.path : `${match.path}?${match.query}` }
 }
 
 /** One string per key, for the lock and refresh maps (`\n` is in neither a Host nor a URL). */

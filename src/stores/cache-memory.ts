@@ -12,7 +12,7 @@
  * variants go. A get that finds something makes its URL the most recent.
  */
 import type { CacheKey, PurgeSelector, StoredResponse } from '../cache/stored-response.js'
-import type { CacheStore } from './cache-store.js'
+import { MAX_VARIANTS_PER_URL, type CacheStore } from './cache-store.js'
 
 /**
  * Bytes counted for each stored response on top of its strings and body: what V8 spends on
@@ -136,7 +136,9 @@ export class MemoryCacheStore implements CacheStore {
     // A response that cannot be kept still replaces its variant: what it superseded must
     // not be served after it.
     const keep = response.keepUntil >= this.now() && responseSize(k, response) <= this.max
-    const variants = keep ? [...others, owned(response)] : others
+    // The oldest variants go first past MAX_VARIANTS_PER_URL (they are kept oldest first).
+    const kept = keep && others.length >= MAX_VARIANTS_PER_URL ? others.slice(others.length - MAX_VARIANTS_PER_URL + 1) : others
+    const variants = keep ? [...kept, owned(response)] : others
     if (entry === undefined) {
       if (!keep) return
       const created: UrlEntry = { variants: [], size: 0 }

@@ -14,7 +14,7 @@
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { CacheKey, PurgeSelector, StoredResponse } from '../cache/stored-response.js'
-import type { CacheStore } from './cache-store.js'
+import { MAX_VARIANTS_PER_URL, type CacheStore } from './cache-store.js'
 import { RedisOutage } from './redis-outage.js'
 import { boundedRedisOptions, closeRedis, redisAddress, REDIS_CONNECT_TIMEOUT_MS, whenReady } from './redis-connection.js'
 import { REDIS_COMMAND_TIMEOUT_MS } from './redis.js'
@@ -30,9 +30,14 @@ const PURGE_BATCH = 500
  * bodies included; a hash kept a little longer than its longest-lived variant costs only
  * memory until then (a get ignores, and removes, variants past their keepUntil).
  * The current expiry is read on Redis's clock (TIME + PTTL), the one PEXPIREAT uses.
- * KEYS[1] the URL's hash; ARGV[1] variant, ARGV[2] value, ARGV[3] keepUntil (ms).
+ * A new variant past the most a URL keeps (ARGV[4]) replaces one at random: a hash has no
+ * order to find the oldest by.
+ * KEYS[1] the URL's hash; ARGV[1] variant, ARGV[2] value, ARGV[3] keepUntil (ms), ARGV[4] the most variants.
  */
 const PUT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
+  redis.call('HDEL', KEYS[1], redis.call('HRANDFIELD', KEYS[1]))
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local keep = tonumber(ARGV[3])
 local ttl = redis.call('PTTL', KEYS[1])
@@ -71,7 +76,7 @@ return 0
 `
 
 interface CacheCommands {
-  tollgateCachePut (key: string, variant: string, value: Buffer, keepUntil: number): Promise<number>
+  tollgateCachePut (key: string, variant: string, value: Buffer, keepUntil: number, maxVariants: number): Promise<number>
   /** Its key count first: a purge passes a batch of keys. */
   tollgateCacheDelete (numberOfKeys: number, ...keys: Array<string | Buffer>): Promise<number>
   tollgateCacheDropExpired (key: string, ...fieldsAndMetas: Array<string | Buffer>): Promise<number>
@@ -210,7 +215,7 @@ export class RedisCacheStore implements CacheStore {
     const value = encodeResponse(response)
     // PEXPIREAT takes whole milliseconds, and refuses what is past any date it can hold.
     const expireAt = Math.min(Math.ceil(response.keepUntil), Number.MAX_SAFE_INTEGER)
-    await this.call(async () => await this.client.tollgateCachePut(cacheKey(key), response.variant, value, expireAt))
+    await this.call(async () => await this.client.tollgateCachePut(cacheKey(key), response.variant, value, expireAt, MAX_VARIANTS_PER_URL))
   }
 
   async delete (key: CacheKey): Promise<number> {

@@ -7,6 +7,13 @@ import type { CacheKey, PurgeSelector, StoredResponse } from '../cache/stored-re
 
 export type MaybePromise<T> = T | Promise<T>
 
+/**
+ * The most responses one URL keeps (its variants, over routes, schemes and Vary values):
+ * an origin that varies on a header the client controls would otherwise let any client
+ * make one URL's lookups walk thousands of variants. Past it, the oldest goes.
+ */
+export const MAX_VARIANTS_PER_URL = 32
+
 export interface CacheStore {
   readonly kind: 'memory' | 'redis'
   /** Every stored variant of the URL (the cache decides which may be used); [] for none. */

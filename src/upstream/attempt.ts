@@ -129,6 +129,23 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     }
   }
 
+  /**
+   * The client went away, but the response is still wanted (the cache stores it for the
+   * requests waiting on it): the engine's handler is let go, the tap reads on. False when
+   * there is nothing left to read (the attempt ended, or has no tap).
+   */
+  detach (): boolean {
+    if (this.phase === 'done' || this.tap === null) return false
+    this.takenOver = true
+    this.trailersTo = null
+    const inner = this.inner
+    this.inner = null
+    inner?.onError?.(new ResponseTakenOver())
+    // Held back for a client that is gone: read on.
+    if (this.paused) this.onResume()
+    return true
+  }
+
   /** The client went away: stop the upstream exchange too. */
   cancel (): void {
     if (this.phase === 'done') return

@@ -6,7 +6,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cacheLab } from '../helpers/cache.js'
-import { within } from '../helpers/deadline.js'
+import { request } from 'undici'
+import { eventually, within } from '../helpers/deadline.js'
 
 test('5 concurrent misses on a 2 s origin make exactly one upstream request, and all 5 get the full body (L45)', async (t) => {
   const body = 'x'.repeat(100_000)
@@ -88,4 +89,23 @@ test('a fetch whose upstream stalls mid-body is cut by the response timeout, and
   assert.equal(waiter.text, 'ab')
   assert.ok(waited < 1_900, `the waiter waited ${waited.toFixed(0)} ms`)
   await holder.catch(() => undefined)
+})
+
+test('the lock holder\'s client leaving does not stop the fetch: the waiting requests get it, and the origin is asked once', async (t) => {
+  const lab = await cacheLab(t, (_req, res) => {
+    setTimeout(() => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' })
+      res.end('body')
+    }, 800)
+  })
+  const controller = new AbortController()
+  const holder = request(`${lab.gw.url}/c/x`, { signal: controller.signal }).catch(() => undefined)
+  await eventually(() => lab.gw.gateway.httpCache.locks.size === 1, 2_000, 'the first request never took the lock')
+  const waiters = Array.from({ length: 3 }, async () => await lab.send('/c/x'))
+  setTimeout(() => controller.abort(), 100)
+  await holder
+  const replies = await within(Promise.all(waiters), 5_000, 'the waiters hung')
+  assert.ok(replies.every(r => r.status === 200 && r.text === 'body'))
+  assert.deepEqual(replies.map(r => r.headers['x-cache-status']), ['HIT', 'HIT', 'HIT'])
+  assert.equal(lab.hits(), 1)
 })

@@ -74,7 +74,7 @@ test('a PURGE on one gateway is seen by the other at once', async (t) => {
   assert.equal((await send(b, '/c/file')).headers['x-cache-status'], 'MISS')
 })
 
-test('with Redis down, cached routes proxy uncached: no client error, one log line for the outage; caching resumes when it is back', async (t) => {
+test('with Redis down, cached routes proxy uncached: no client error, one log line for the outage, a PURGE is 503 CACHE_STORE_UNAVAILABLE; caching resumes when it is back', async (t) => {
   const { a, send, redis, logs, origin } = await pair(t)
   await send(a, '/c/file')
   await redis.kill()
@@ -85,6 +85,9 @@ test('with Redis down, cached routes proxy uncached: no client error, one log li
   }
   assert.equal(origin.received.length, 6)
   assert.equal(logs.filter(line => line.level === 40 && line.msg.startsWith('redis is unreachable')).length, 1)
+  const purge = await send(a, '/c/file', { method: 'PURGE' as 'GET' })
+  assert.equal(purge.status, 503)
+  assert.equal(purge.json<{ error: { code: string } }>().error.code, 'CACHE_STORE_UNAVAILABLE')
   await redis.start()
   await pollUntil(async () => (await send(a, '/c/again')).headers['x-cache-status'] === 'HIT', 50, 5_000, 'caching did not resume')
 })

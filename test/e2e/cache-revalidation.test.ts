@@ -158,3 +158,42 @@ test('must-revalidate: a stale copy is never served, even inside the route\'s st
   assert.equal(res.status, 503)
   assert.equal(res.headers['x-cache-status'], 'EXPIRED')
 })
+
+test('a 304 that brings Set-Cookie reaches the client that revalidated, and the response is no longer stored for others', async (t) => {
+  let calls = 0
+  const lab = await cacheLab(t, (req, res) => {
+    calls++
+    if (req.headers['if-none-match'] === '"e"') {
+      res.writeHead(304, { etag: '"e"', 'cache-control': 'max-age=60', 'set-cookie': 'session=for-one-client' })
+      res.end()
+      return
+    }
+    res.writeHead(200, { etag: '"e"', 'cache-control': 'max-age=10' })
+    res.end('body')
+  })
+  await lab.send('/c/x')
+  lab.advance(11_000)
+  const revalidated = await lab.send('/c/x')
+  assert.equal(revalidated.headers['x-cache-status'], 'REVALIDATED')
+  assert.equal(revalidated.headers['set-cookie'], 'session=for-one-client')
+  const next = await lab.send('/c/x')
+  assert.notEqual(next.headers['x-cache-status'], 'HIT')
+  assert.equal(next.headers['set-cookie'], undefined)
+  assert.equal(calls, 3)
+})
+
+test('a 304 that makes the response private drops the stored copy', async (t) => {
+  const lab = await cacheLab(t, (req, res) => {
+    if (req.headers['if-none-match'] === '"e"') {
+      res.writeHead(304, { etag: '"e"', 'cache-control': 'private, max-age=60' })
+      res.end()
+      return
+    }
+    res.writeHead(200, { etag: '"e"', 'cache-control': 'max-age=10' })
+    res.end('body')
+  })
+  await lab.send('/c/x')
+  lab.advance(11_000)
+  assert.equal((await lab.send('/c/x')).headers['x-cache-status'], 'REVALIDATED')
+  assert.equal((await lab.send('/c/x')).headers['x-cache-status'], 'MISS')
+})

@@ -235,6 +235,7 @@ test('only-if-cached on a miss is answered 504 NOT_CACHED without asking the ori
   const lab = await cacheLab(t, answer({ 'cache-control': 'max-age=60' }))
   const res = await lab.send('/c/x', { headers: { 'cache-control': 'only-if-cached' } })
   assert.equal(res.status, 504)
+  assert.equal(res.headers['x-cache-status'], 'MISS')
   assert.equal(res.json<{ error: { code: string } }>().error.code, 'NOT_CACHED')
   assert.equal(lab.hits(), 0)
   await lab.send('/c/x')
@@ -289,4 +290,40 @@ test('a reload keeps what is stored, and the new route\'s responseHeaders apply 
   assert.equal(hit.headers['x-cache-status'], 'HIT')
   assert.equal(hit.headers['x-version'], 'two')
   assert.equal(lab.hits(), 1)
+})
+
+test('two routes on one URL, told apart by a header, never answer with each other\'s stored responses', async (t) => {
+  const lab = await cacheLab(t, (req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=600' })
+    res.end(`served ${req.url}`)
+  }, {
+    config: {
+      routes: [
+        { name: 'v2', match: { path: '/c/*', headers: { 'x-version': 'v2' } }, upstream: 'origin', rewrite: { path: '/v2/{rest}' }, cache: {} }
+      ]
+    }
+  })
+  // cacheLab's own route (v1 here: /c/* without a header) comes after the config's routes.
+  const v2 = await lab.send('/c/item', { headers: { 'x-version': 'v2' } })
+  assert.equal(v2.text, 'served /v2/item')
+  const v1 = await lab.send('/c/item')
+  assert.equal(v1.headers['x-cache-status'], 'MISS')
+  assert.equal(v1.text, 'served /c/item')
+  assert.equal((await lab.send('/c/item', { headers: { 'x-version': 'v2' } })).text, 'served /v2/item')
+  assert.equal((await lab.send('/c/item')).text, 'served /c/item')
+})
+
+test('X-Forwarded-Host and X-Forwarded-Proto from a trusted proxy are part of the key: a client cannot store one host\'s answer for another', async (t) => {
+  const lab = await cacheLab(t, (req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=600' })
+    res.end(`for ${String(req.headers['x-forwarded-proto'])}://${String(req.headers['x-forwarded-host'])}`)
+  }, { config: { server: { trustProxy: ['127.0.0.1/32'], listen: [{ host: '127.0.0.1', port: 0 }] } } })
+  const poisoned = await lab.send('/c/x', { headers: { 'x-forwarded-host': 'evil.example' } })
+  assert.equal(poisoned.text, 'for http://evil.example')
+  const plain = await lab.send('/c/x')
+  assert.equal(plain.headers['x-cache-status'], 'MISS')
+  assert.equal(plain.text, `for http://127.0.0.1:${lab.gw.port}`)
+  const https = await lab.send('/c/x', { headers: { 'x-forwarded-proto': 'https' } })
+  assert.equal(https.headers['x-cache-status'], 'MISS', 'another scheme is another entry')
+  assert.equal((await lab.send('/c/x')).headers['x-cache-status'], 'HIT')
 })

@@ -43,7 +43,8 @@ export async function cacheLab (t: TestContext, handler: (req: IncomingMessage, 
   const gw = await startGateway(t, {
     ...options.config,
     upstreams: { origin: { targets: [origin.address] } },
-    routes: [{ name: 'cached', match: { path: '/c/*' }, upstream: 'origin', cache: options.cache ?? {}, ...options.route }]
+    // The config's own routes first, then the lab's cached `/c/*`.
+    routes: [...options.config?.routes ?? [], { name: 'cached', match: { path: '/c/*' }, upstream: 'origin', cache: options.cache ?? {}, ...options.route }]
   }, { ...options.start, cacheClock: () => now })
   const request = client(t)
   return {

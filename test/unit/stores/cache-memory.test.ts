@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import type { CacheKey, StoredResponse } from '../../../src/cache/stored-response.js'
 import { ENTRY_OVERHEAD, MemoryCacheStore, responseSize } from '../../../src/stores/cache-memory.js'
+import { MAX_VARIANTS_PER_URL } from '../../../src/stores/cache-store.js'
 import { runToEnd } from '../../helpers/child.js'
 
 function clock (start = 1_000_000): { now: () => number, set: (ms: number) => void } {
@@ -252,4 +253,13 @@ test('cache memory store: 100 000 URLs of 1 KB through a 10 MB store grow the pr
   assert.ok(result.count > 1000 && result.count < 100_000, `${result.count} entries held`)
   assert.ok(result.after - result.before <= maxSize + RSS_MARGIN, `grew ${mb(result.after - result.before)} in all`)
   assert.ok(result.after - result.full <= RSS_STEADY_MARGIN, `grew ${mb(result.after - result.full)} after the store was full`)
+})
+
+test('cache memory store: a URL keeps at most MAX_VARIANTS_PER_URL variants; past it the oldest goes', () => {
+  const store = new MemoryCacheStore({ maxSize: 100_000_000 })
+  for (let i = 0; i < MAX_VARIANTS_PER_URL + 10; i++) store.put(at('/v'), response(`b${i}`, { variant: `v${i}` }))
+  const kept = store.get(at('/v'))
+  assert.equal(kept.length, MAX_VARIANTS_PER_URL)
+  assert.ok(kept.some(r => r.variant === `v${MAX_VARIANTS_PER_URL + 9}`), 'the newest is kept')
+  assert.ok(!kept.some(r => r.variant === 'v0'), 'the oldest went')
 })

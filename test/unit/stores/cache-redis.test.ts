@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import pino from 'pino'
 import type { CacheKey, StoredResponse } from '../../../src/cache/stored-response.js'
 import { RedisCacheStore, REDIS_CACHE_PREFIX } from '../../../src/stores/cache-redis.js'
+import { MAX_VARIANTS_PER_URL } from '../../../src/stores/cache-store.js'
 import { startRedis, type TestRedis } from '../../helpers/redis.js'
 import { within } from '../../helpers/deadline.js'
 
@@ -220,4 +221,14 @@ test('cache redis store: a call Redis does not answer fails after the command ti
   assert.ok(first.ms >= 150 && first.ms < 1000, `failed after ${first.ms.toFixed(0)} ms`)
   assert.ok(second.ms < 1000, `failed after ${second.ms.toFixed(0)} ms`)
   assert.equal(logs.filter(l => l.level === 40).length, 1)
+})
+
+test('cache redis store: a URL keeps at most MAX_VARIANTS_PER_URL variants', async (t) => {
+  const redis = await startRedis(t)
+  const { store } = await connectedStore(t, redis)
+  const url = { url: '/v', host: 'a.example' }
+  for (let i = 0; i < MAX_VARIANTS_PER_URL + 5; i++) await store.put(url, response(`b${i}`, { variant: `v${i}` }))
+  const kept = await store.get(url)
+  assert.equal(kept.length, MAX_VARIANTS_PER_URL)
+  assert.ok(kept.some(r => r.variant === `v${MAX_VARIANTS_PER_URL + 4}`), 'the newest is kept')
 })
