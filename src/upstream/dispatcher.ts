@@ -10,6 +10,7 @@ import type { CompiledUpstream } from '../config/compile.js'
 import type { Target, TargetAddress } from './target.js'
 import type { UpstreamAttempt } from './attempt.js'
 import { skipUnsolicitedContinue } from './informational.js'
+import { tunnelConnector } from './tunnel-connector.js'
 import { isIP } from 'node:net'
 
 /** The request-header key under which the proxy hands its attempt to the dispatcher. */
@@ -45,7 +46,7 @@ export function createTargetPool (target: Target, upstream: CompiledUpstream, ev
   const tls = upstream.tls
   const address = target.address
   const servername = sniOf(address, upstream)
-  const baseConnect = buildConnector({
+  const directConnect = buildConnector({
     timeout: upstream.timeouts.connectMs,
     ...(address.kind === 'unix' ? { socketPath: address.socketPath } : {}),
     ...(tls === null
@@ -58,6 +59,7 @@ export function createTargetPool (target: Target, upstream: CompiledUpstream, ev
           ...(servername !== null ? { servername } : {})
         })
   })
+  const baseConnect = upstream.proxy === null ? directConnect : tunnelConnector(upstream.proxy, address, tls !== null, upstream.timeouts.connectMs, directConnect)
   // Pins SNI to the upstream's name whatever Host the client sent (undici would otherwise
   // derive it from the Host header), and counts new connections for reuse metrics.
   const connect: buildConnector.connector = (options, callback) => {
