@@ -18,6 +18,8 @@ export interface CompiledProxy {
 /** Parses an `http://[user[:password]@]host[:port][/]` URL; throws a readable Error. */
 export function parseProxyUrl (text: string): CompiledProxy {
   let url: URL
+  // `localhost:3128` parses as a URL of scheme `localhost:`; a missing scheme is what it is.
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text)) throw new Error('is not a URL (write http://host:port)')
   try {
     url = new URL(text)
   } catch {

@@ -81,6 +81,7 @@ for (const protocol of TLS_PROTOCOLS) {
     const res = await client(t)(`${gw.url}/x`)
     assert.equal(res.status, 502)
     assert.equal(res.json<ErrorBody>().error.code, 'UPSTREAM_UNAVAILABLE')
+    assert.equal(proxy.connects.length, 1)
     assert.equal(origin.received.length, 0)
   })
 }
@@ -181,8 +182,8 @@ test('a refused tunnel counts as a connect error for passive health: the target 
 /** Each way a proxy can misbehave after a CONNECT, and what it sends. */
 const HOSTILE: readonly { readonly name: string, readonly act: (socket: import('node:net').Socket) => void }[] = [
   { name: 'answers 200 then closes', act: (s) => s.end('HTTP/1.1 200 Connection Established\r\n\r\n') },
-  { name: 'answers garbage', act: (s) => s.end('\x00\x01garbage that is not HTTP\r\n\r\n') },
-  { name: 'answers with a status line that is not HTTP/1.x', act: (s) => s.end('HTTP/9 200 OK\r\n\r\n') },
+  { name: 'answers garbage', act: (s) => s.write('\x00\x01garbage that is not HTTP\r\n\r\n') },
+  { name: 'answers with a status line that is not HTTP/1.x', act: (s) => s.write('HTTP/9 200 OK\r\n\r\n') },
   { name: 'sends an endless answer head', act: (s) => { s.write('HTTP/1.1 200 OK\r\n'); s.write(`x-filler: ${'a'.repeat(20_000)}\r\n`) } },
   {
     name: 'answers 200 with a forged response behind it',
@@ -228,6 +229,7 @@ test('credentials in the proxy URL are sent as Proxy-Authorization: Basic', asyn
   const res = await client(t)(`${gw.url}/x`)
   assert.equal(res.status, 200)
   assert.equal(res.text, 'Response from BLUE')
+  assert.equal(proxy.connects.length, 1)
 })
 
 test('the proxy password shows in neither GET /config nor the logs, even when the proxy refuses it', async (t) => {
