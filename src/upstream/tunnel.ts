@@ -12,6 +12,7 @@
 import { connect, type Socket } from 'node:net'
 import { errors as undiciErrors } from 'undici'
 import { formatHostPort } from '../net/address.js'
+import { formatDuration } from '../config/units.js'
 import type { CompiledProxy } from './forward-proxy.js'
 
 /** The longest answer head accepted from a proxy: more than any real proxy sends. */
@@ -97,7 +98,7 @@ export function openTunnel (proxy: CompiledProxy, target: TunnelTarget, timeoutM
   }
   // Set before anything can fail, so that `finish` can always clear it.
   const timer = setTimeout(() => {
-    finish(new undiciErrors.ConnectTimeoutError(`no tunnel through proxy ${proxy.id} to ${authority} within ${timeoutMs} ms`))
+    finish(new undiciErrors.ConnectTimeoutError(`no tunnel through proxy ${proxy.id} to ${authority} within ${formatDuration(timeoutMs)}`))
   }, timeoutMs)
   socket.on('data', onData)
   socket.on('error', onError)

@@ -82,7 +82,8 @@ export class HttpProbe implements Probe {
             }
             if (tls === null) {
               connected()
-              created(null, socket)
+              // The tunnel comes paused, and node:http's client only listens for 'data'.
+              created(null, socket.resume())
               return
             }
             const secure = tlsConnect({ ...tlsOptionsOf(options), socket })
