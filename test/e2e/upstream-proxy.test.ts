@@ -86,6 +86,19 @@ for (const protocol of TLS_PROTOCOLS) {
   })
 }
 
+test('a target named by host name is sent to the proxy unresolved: only the proxy needs to know the name', async (t) => {
+  const origin = await startOrigin(t, 'blue')
+  const proxy = await startConnectProxy(t, { hosts: { 'blue.internal': '127.0.0.1' } })
+  const gw = await startGateway(t, {
+    upstreams: { blue: { targets: [`blue.internal:${origin.port}`], proxy: { url: proxy.url } } },
+    routes: [{ name: 'r', upstream: 'blue' }]
+  })
+  const res = await client(t)(`${gw.url}/x`)
+  assert.equal(res.status, 200)
+  assert.equal(res.text, 'Response from BLUE')
+  assert.deepEqual(proxy.connects.map(c => c.line), [`CONNECT blue.internal:${origin.port} HTTP/1.1`])
+})
+
 test('two sequential requests use one tunnel: one CONNECT, one upstream connection', async (t) => {
   const origin = await startOrigin(t, 'blue')
   const proxy = await startConnectProxy(t)

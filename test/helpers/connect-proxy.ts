@@ -38,6 +38,8 @@ export interface ConnectProxyOptions {
    * tunnel. Default: every tunnel to loopback is opened.
    */
   refuse?: (record: ConnectRecord) => number | null
+  /** Names only this proxy can resolve, to loopback addresses (as a proxy's own DNS). */
+  hosts?: Readonly<Record<string, string>>
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost):\d+$/
@@ -57,14 +59,16 @@ export async function startConnectProxy (t: TestContext, options: ConnectProxyOp
     const authority = req.url ?? ''
     const record: ConnectRecord = { line: `${req.method ?? ''} ${authority} HTTP/${req.httpVersion}`, authority, headers: req.headers, toTarget: [] }
     connects.push(record)
-    const refused = options.refuse?.(record) ?? (LOOPBACK.test(authority) ? null : 403)
+    const colon = authority.lastIndexOf(':')
+    const name = authority.slice(0, colon).replace(/^\[|\]$/g, '')
+    const host = options.hosts?.[name] ?? name
+    const port = authority.slice(colon + 1)
+    const refused = options.refuse?.(record) ?? (LOOPBACK.test(`${host}:${port}`) ? null : 403)
     if (refused !== null) {
       client.end(`HTTP/1.1 ${refused} Refused\r\ncontent-length: 0\r\n\r\n`)
       return
     }
-    const colon = authority.lastIndexOf(':')
-    const host = authority.slice(0, colon).replace(/^\[|\]$/g, '')
-    const upstream = connect({ host, port: Number(authority.slice(colon + 1)) })
+    const upstream = connect({ host, port: Number(port) })
     open.add(upstream)
     upstream.on('close', () => { open.delete(upstream); client.destroy() })
     upstream.on('error', () => client.destroy())
