@@ -46,7 +46,7 @@ export function createTargetPool (target: Target, upstream: CompiledUpstream, ev
   const tls = upstream.tls
   const address = target.address
   const servername = sniOf(address, upstream)
-  const directConnect = buildConnector({
+  const baseConnect = buildConnector({
     timeout: upstream.timeouts.connectMs,
     ...(address.kind === 'unix' ? { socketPath: address.socketPath } : {}),
     ...(tls === null
@@ -59,12 +59,12 @@ export function createTargetPool (target: Target, upstream: CompiledUpstream, ev
           ...(servername !== null ? { servername } : {})
         })
   })
-  const baseConnect = upstream.proxy === null ? directConnect : tunnelConnector(upstream.proxy, address, tls !== null, upstream.timeouts.connectMs, directConnect)
+  const dial = upstream.proxy === null ? baseConnect : tunnelConnector(upstream.proxy, address, tls !== null, upstream.timeouts.connectMs, baseConnect)
   // Pins SNI to the upstream's name whatever Host the client sent (undici would otherwise
   // derive it from the Host header), and counts new connections for reuse metrics.
   const connect: buildConnector.connector = (options, callback) => {
     const pinned = { ...options, servername: servername ?? undefined } as buildConnector.Options
-    baseConnect(pinned, (err: Error | null, socket: import('node:net').Socket | null) => {
+    dial(pinned, (err: Error | null, socket: import('node:net').Socket | null) => {
       if (err === null && socket !== null) {
         target.connectionsOpened++
         events.onConnection(target, socket)
