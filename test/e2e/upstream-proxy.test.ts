@@ -13,6 +13,7 @@ import { refusedPort } from '../helpers/ports.js'
 import { within } from '../helpers/deadline.js'
 import { LogWatcher, becomes } from '../helpers/health.js'
 import type { TestContext } from 'node:test'
+import type { GatewayConfig } from '../../src/index.js'
 
 /** Upstream protocols a TLS target behind the proxy is tried with (h2 joins the list). */
 const TLS_PROTOCOLS = ['http1'] as const
@@ -112,6 +113,24 @@ test('two sequential requests use one tunnel: one CONNECT, one upstream connecti
   assert.equal(proxy.connects.length, 1)
   assert.equal(origin.received[0]?.remotePort, origin.received[1]?.remotePort, 'the second request came on a new connection')
   assert.equal(gw.gateway.liveUpstreams.get('blue')?.targets[0]?.connectionsOpened, 1)
+})
+
+test('a reload that changes proxy.url sends the next request through the new proxy', async (t) => {
+  const origin = await startOrigin(t, 'blue')
+  const first = await startConnectProxy(t)
+  const second = await startConnectProxy(t)
+  const configWith = (proxyUrl: string, port: number): GatewayConfig => ({
+    server: { listen: [{ host: '127.0.0.1', port }], accessLog: false, logLevel: 'silent' },
+    upstreams: { blue: { targets: [origin.address], proxy: { url: proxyUrl } } },
+    routes: [{ name: 'r', upstream: 'blue' }]
+  })
+  const gw = await startGateway(t, configWith(first.url, 0))
+  const get = client(t)
+  assert.equal((await get(`${gw.url}/1`)).status, 200)
+  await gw.gateway.apply(configWith(second.url, gw.port) as Record<string, unknown>)
+  assert.equal((await get(`${gw.url}/2`)).status, 200)
+  assert.equal(first.connects.length, 1)
+  assert.equal(second.connects.length, 1)
 })
 
 for (const status of [403, 407, 502, 503]) {
