@@ -3,11 +3,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { TLSSocket } from 'node:tls'
-import { startOrigin, type Origin } from '../helpers/origin.js'
+import { startOrigin, startRawOrigin, type Origin } from '../helpers/origin.js'
 import { makePki } from '../helpers/certs.js'
 import { startGateway } from '../helpers/gateway.js'
 import { startAdminGateway } from '../helpers/admin.js'
-import { client, type ErrorBody } from '../helpers/client.js'
+import { client, rawExchange, type ErrorBody } from '../helpers/client.js'
 import { startConnectProxy, startRawProxy } from '../helpers/connect-proxy.js'
 import { refusedPort } from '../helpers/ports.js'
 import { within } from '../helpers/deadline.js'
@@ -336,4 +336,16 @@ test('http health checks go through the proxy, with TLS inside the tunnel', asyn
   assert.deepEqual(sni, ['v1.api.test'])
   assert.deepEqual(proxy.connects.map(c => c.authority), [origin.address])
   assert.equal(Buffer.concat(proxy.connects[0]?.toTarget ?? []).includes('/health'), false, 'the proxy saw the check in clear')
+})
+
+// ---------------------------------------------------------------- the gateway is no forward proxy
+
+test('a client\'s CONNECT to the gateway opens no tunnel, even where a transparent route would forward anything', async (t) => {
+  let reached = 0
+  const secret = await startRawOrigin(t, (socket) => { reached++; socket.end('SECRET-SERVICE-BANNER\r\n') })
+  const gw = await startGateway(t, { routes: [{ name: 'any', transparent: true }] })
+  const { data } = await within(rawExchange(gw.port, `CONNECT ${secret.address} HTTP/1.1\r\nHost: ${secret.address}\r\n\r\n`, { timeoutMs: 3000 }), 5000, 'the CONNECT was never answered nor closed')
+  assert.equal(data.includes('SECRET-SERVICE-BANNER'), false)
+  assert.equal(data.startsWith('HTTP/1.1 200'), false, data)
+  assert.equal(reached, 0, 'the gateway connected to the CONNECT target')
 })
