@@ -16,6 +16,7 @@ import { parseHostPort, formatHostPort, isLoopbackHost } from '../net/address.js
 import { compileDiscovery, type CompiledDiscovery } from '../discovery/config.js'
 import { parseCidr } from '../net/cidr.js'
 import type { TargetSpec } from '../upstream/target.js'
+import { parseProxyUrl, type CompiledProxy } from '../upstream/forward-proxy.js'
 import type { BalancerOptions, HashKey } from '../upstream/balancer/index.js'
 import type { RouteHooks } from '../hooks.js'
 import { compilePathPattern, type RouteMatchSpec } from '../routing/matcher.js'
@@ -101,6 +102,8 @@ export interface CompiledUpstream {
   readonly targets: readonly TargetSpec[]
   readonly balancer: BalancerOptions
   readonly tls: CompiledUpstreamTls | null
+  /** The CONNECT proxy every target is reached through, or null for direct connections. */
+  readonly proxy: CompiledProxy | null
   readonly timeouts: { readonly connectMs: number, readonly responseMs: number, readonly idleMs: number }
   readonly pool: { readonly connections: number | null, readonly keepAliveMs: number }
   readonly retries: RetryPolicy
@@ -409,6 +412,8 @@ function compileUpstream (name: string, upstream: UpstreamConfig, options: Compi
     }
   }
 
+  const proxy = compileProxy(upstream, targets, path, issues)
+
   const balancerKind = upstream.balancer ?? 'round-robin'
   if (upstream.hash !== undefined && balancerKind !== 'consistent-hash') {
     issues.add(joinPath(path, 'hash'), 'is only used with balancer: consistent-hash')
@@ -440,6 +445,7 @@ function compileUpstream (name: string, upstream: UpstreamConfig, options: Compi
       }
     },
     tls,
+    proxy,
     timeouts: {
       connectMs: duration(timeouts.connect, DEFAULTS.connectMs, joinPath(timeoutsPath, 'connect'), issues),
       responseMs: duration(timeouts.response, DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues),
@@ -453,6 +459,14 @@ function compileUpstream (name: string, upstream: UpstreamConfig, options: Compi
     health: compileHealth(upstream, path, options.healthChecks, issues),
     discovery
   }
+}
+
+function compileProxy (upstream: UpstreamConfig, targets: readonly TargetSpec[], path: string, issues: IssueList): CompiledProxy | null {
+  if (upstream.proxy === undefined) return null
+  const proxyPath = joinPath(path, 'proxy')
+  const unix = targets.find(spec => spec.address.kind === 'unix')
+  if (unix !== undefined) issues.add(proxyPath, `cannot reach ${unix.address.id}: a Unix socket target is never behind a proxy`)
+  return issues.attempt(joinPath(proxyPath, 'url'), () => parseProxyUrl(upstream.proxy?.url ?? '')) ?? null
 }
 
 /**

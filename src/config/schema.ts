@@ -303,6 +303,13 @@ export const UpstreamSchema = closed({
   })),
   protocol: Type.Optional(Type.Literal('http1', { errorMessage: 'must be http1 (h2 and h2c upstreams are not supported yet)', description: 'only `http1` so far (h2, h2c come later).', default: 'http1', examples: ['http1'] })),
   tls: Type.Optional(UpstreamTlsSchema),
+  proxy: Type.Optional(closed({
+    url: Type.String({
+      minLength: 1,
+      description: 'an `http://host:port` forward proxy every target is reached through with `CONNECT` (TLS to the target runs inside the tunnel: SNI, certificates and verification as without a proxy). `http://user:password@host:port` sends them as `Proxy-Authorization: Basic` (shown as `***` by `GET /config`, never logged). `https://` proxies are not supported. A tunnel is a pooled connection like any other; a proxy that refuses or cannot be reached is a connect error (502, retried, counted by passive checks). Health checks go through the proxy too. Not for Unix socket targets.',
+      examples: ['http://127.0.0.1:3128']
+    })
+  }, 'reach targets through an HTTP CONNECT forward proxy.')),
   timeouts: Type.Optional(UpstreamTimeoutsSchema),
   pool: Type.Optional(closed({
     connections: Type.Optional(Type.Integer({ minimum: 1, description: 'most connections per target.', defaultText: 'unlimited', examples: [128] })),

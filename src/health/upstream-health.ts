@@ -15,6 +15,7 @@ import type { Target } from '../upstream/target.js'
 import type { CompiledHealth, CompiledHealthCheck } from './config.js'
 import { ConsecutiveResults } from './state.js'
 import { ProbeScheduler } from './schedule.js'
+import type { CompiledProxy } from '../upstream/forward-proxy.js'
 import { PassiveEjection, type EjectionEvents } from './passive.js'
 import { WebhookNotifier, type HealthState } from './notifier.js'
 import type { Probe, ProbeResult } from './probes/probe.js'
@@ -33,6 +34,7 @@ export class UpstreamHealth implements EjectionEvents {
   readonly upstream: string
   private targets: readonly Target[]
   private readonly tls: CompiledUpstreamTls | null
+  private readonly proxy: CompiledProxy | null
   private readonly log: HealthLog
   private current: CompiledHealth
   private scheduler: ProbeScheduler | null = null
@@ -51,10 +53,11 @@ export class UpstreamHealth implements EjectionEvents {
   private stopped = false
   private runs = 0
 
-  constructor (upstream: string, targets: readonly Target[], tls: CompiledUpstreamTls | null, settings: CompiledHealth, log: HealthLog) {
+  constructor (upstream: string, targets: readonly Target[], tls: CompiledUpstreamTls | null, settings: CompiledHealth, log: HealthLog, proxy: CompiledProxy | null = null) {
     this.upstream = upstream
     this.targets = targets
     this.tls = tls
+    this.proxy = proxy
     this.current = settings
     this.log = log
   }
@@ -174,7 +177,7 @@ export class UpstreamHealth implements EjectionEvents {
       return
     }
     const run = this.runs
-    this.probe = createProbe(check, this.upstream, this.tls)
+    this.probe = createProbe(check, this.upstream, this.tls, this.proxy)
     this.controller = new AbortController()
     this.results = this.targets.map(target => kept.get(target) ?? new ConsecutiveResults(check.healthyThreshold, check.unhealthyThreshold, target.check ?? 'unknown'))
     this.undecided = 0
@@ -283,12 +286,12 @@ function stateOf (healthy: boolean): HealthState {
   return healthy ? 'healthy' : 'unhealthy'
 }
 
-function createProbe (check: CompiledHealthCheck, upstream: string, tls: CompiledUpstreamTls | null): Probe {
+function createProbe (check: CompiledHealthCheck, upstream: string, tls: CompiledUpstreamTls | null, proxy: CompiledProxy | null): Probe {
   switch (check.type) {
     case 'tcp':
-      return new TcpProbe(check.timeoutMs)
+      return new TcpProbe(check.timeoutMs, proxy)
     case 'http':
-      return new HttpProbe({ path: check.path, host: check.host, expectStatus: check.expectStatus, expectBody: check.expectBody, timeoutMs: check.timeoutMs, tls })
+      return new HttpProbe({ path: check.path, host: check.host, expectStatus: check.expectStatus, expectBody: check.expectBody, timeoutMs: check.timeoutMs, tls, proxy })
     case 'custom':
       return new CustomProbe(upstream, check.name, check.check, check.timeoutMs)
   }

@@ -10,6 +10,7 @@ import type { CompiledUpstream } from '../config/compile.js'
 import type { Target, TargetAddress } from './target.js'
 import type { UpstreamAttempt } from './attempt.js'
 import { skipUnsolicitedContinue } from './informational.js'
+import { tunnelConnector } from './tunnel-connector.js'
 import { isIP } from 'node:net'
 
 /** The request-header key under which the proxy hands its attempt to the dispatcher. */
@@ -58,11 +59,12 @@ export function createTargetPool (target: Target, upstream: CompiledUpstream, ev
           ...(servername !== null ? { servername } : {})
         })
   })
+  const dial = upstream.proxy === null ? baseConnect : tunnelConnector(upstream.proxy, address, tls !== null, upstream.timeouts.connectMs, baseConnect)
   // Pins SNI to the upstream's name whatever Host the client sent (undici would otherwise
   // derive it from the Host header), and counts new connections for reuse metrics.
   const connect: buildConnector.connector = (options, callback) => {
     const pinned = { ...options, servername: servername ?? undefined } as buildConnector.Options
-    baseConnect(pinned, (err: Error | null, socket: import('node:net').Socket | null) => {
+    dial(pinned, (err: Error | null, socket: import('node:net').Socket | null) => {
       if (err === null && socket !== null) {
         target.connectionsOpened++
         events.onConnection(target, socket)

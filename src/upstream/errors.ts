@@ -46,7 +46,8 @@ export function errorCode (err: unknown): string | undefined {
 const CONNECT_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN',
   'ENOTFOUND', 'EAI_AGAIN', 'ENOENT', 'EACCES', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
-  'ERR_SOCKET_CLOSED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO'
+  'ERR_SOCKET_CLOSED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO',
+  'TOLLGATE_PROXY_TUNNEL'
 ])
 
 /** Classifies an error from one attempt. */
@@ -133,6 +134,8 @@ function whatFailed (err: unknown, kind: FailureKind): string {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return 'could not be found'
+    case 'TOLLGATE_PROXY_TUNNEL':
+      return 'could not be reached through the proxy'
   }
   const code = errorCode(err) ?? ''
   if (code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code === 'EPROTO' || /CERT|SIGNATURE|ISSUER/.test(code)) {

@@ -67,7 +67,7 @@ export class Upstream {
     this.weights = this.targetList.map(target => target.weight)
     for (const target of this.targetList) this.slots.set(target, this.slotFor(target))
     this.balancer = createBalancer(config.balancer, this.targetList)
-    this.health = new UpstreamHealth(config.name, this.targetList, config.tls, config.health, log)
+    this.health = new UpstreamHealth(config.name, this.targetList, config.tls, config.health, log, config.proxy)
     this.discovery = config.discovery === null
       ? null
       : new DiscoveryRunner(config.name, createDiscoverySource(config.discovery, config.tls === null ? 80 : 443), config.discovery.intervalMs,

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { TLSSocket } from 'node:tls'
 import { startOrigin } from '../helpers/origin.js'
 import { makePki } from '../helpers/certs.js'
 import { startGateway } from '../helpers/gateway.js'
@@ -62,68 +61,6 @@ test('upstream TLS is verified by default: a certificate from an unknown CA is r
   assert.equal(trusted.status, 200)
   assert.equal(trusted.text, 'Response from SECURE')
   assert.equal(secure.received.length, 1, 'only the verified route reached the upstream')
-})
-
-test('tls.servername sets SNI and Host; the wildcard certificate is checked against it', async (t) => {
-  const pki = makePki(t, ['*.api.test'])
-  const sni: string[] = []
-  const secure = await startOrigin(t, 'secure', {
-    tls: { key: pki.serverKey, cert: pki.serverCert },
-    handler: (req, res) => {
-      sni.push(String((req.socket as TLSSocket).servername))
-      res.end(`host=${req.headers.host ?? ''}`)
-    }
-  })
-  const gw = await startGateway(t, {
-    upstreams: {
-      v1: { targets: [secure.address], tls: { ca: pki.files.ca, servername: 'v1.api.test' } },
-      v2: { targets: [secure.address], tls: { ca: pki.files.ca, servername: 'v2.api.test' } },
-      bad: { targets: [secure.address], tls: { ca: pki.files.ca, servername: 'other.test' }, retries: { attempts: 0 } }
-    },
-    routes: [
-      { name: 'v1', match: { path: '/v1/*' }, upstream: 'v1' },
-      { name: 'v2', match: { path: '/v2/*' }, upstream: 'v2' },
-      { name: 'bad', match: { path: '/bad' }, upstream: 'bad' }
-    ]
-  })
-  const get = client(t)
-  assert.equal((await get(`${gw.url}/v1/x`, { headers: { host: 'client.example' } })).text, 'host=v1.api.test')
-  assert.equal((await get(`${gw.url}/v2/x`, { headers: { host: 'client.example' } })).text, 'host=v2.api.test')
-  assert.deepEqual(sni, ['v1.api.test', 'v2.api.test'])
-  assert.equal((await get(`${gw.url}/bad`)).status, 502, 'a certificate that does not cover the name is refused')
-})
-
-test('mTLS: the upstream that requires a client certificate accepts the route that presents one', async (t) => {
-  const pki = makePki(t, ['localhost'])
-  const secure = await startOrigin(t, 'mtls', {
-    tls: { key: pki.serverKey, cert: pki.serverCert, ca: pki.ca, requestCert: true, rejectUnauthorized: false },
-    handler: (req, res) => {
-      const socket = req.socket as TLSSocket
-      if (!socket.authorized) {
-        res.statusCode = 400
-        res.end('no client certificate')
-        return
-      }
-      res.end(`hello ${socket.getPeerCertificate().subject.CN}`)
-    }
-  })
-  const gw = await startGateway(t, {
-    upstreams: {
-      withCert: { targets: [secure.address], tls: { ca: pki.files.ca, servername: 'localhost', cert: pki.files.clientCert, key: pki.files.clientKey } },
-      without: { targets: [secure.address], tls: { ca: pki.files.ca, servername: 'localhost' } }
-    },
-    routes: [
-      { name: 'with', match: { path: '/with' }, upstream: 'withCert' },
-      { name: 'without', match: { path: '/without' }, upstream: 'without' }
-    ]
-  })
-  const get = client(t)
-  const ok = await get(`${gw.url}/with`)
-  assert.equal(ok.status, 200)
-  assert.equal(ok.text, 'hello tollgate-client')
-  const refused = await get(`${gw.url}/without`)
-  assert.equal(refused.status, 400)
-  assert.equal(refused.text, 'no client certificate')
 })
 
 test('a transparent route forwards to the request\'s own Host', async (t) => {

@@ -8,16 +8,21 @@
  *
  * A fresh connection per check, closed after it, as nginx does: a pooled connection could
  * hide a target that no longer accepts new ones, and keeps nothing open between checks.
+ * Behind a CONNECT proxy, that connection is a fresh tunnel, with TLS inside it as for
+ * traffic: the check sees the target the way requests do.
  */
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { isIP, type Socket } from 'node:net'
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import type { CompiledUpstreamTls } from '../../config/compile.js'
 import { bodyMatches, type BodyMatch } from '../body-match.js'
 import type { Target } from '../../upstream/target.js'
 import { formatDuration } from '../../config/units.js'
 import { formatHostPort } from '../../net/address.js'
 import { describeError, settleOnce, type Probe, type ProbeResult } from './probe.js'
+import type { CompiledProxy } from '../../upstream/forward-proxy.js'
+import { openTunnel } from '../../upstream/tunnel.js'
 
 /** How much of a body is read for `expectBody`: enough for any status page, bounded. */
 export const MAX_BODY_BYTES = 64 * 1024
@@ -33,6 +38,8 @@ export interface HttpProbeOptions {
   readonly expectBody: BodyMatch | null
   readonly timeoutMs: number
   readonly tls: CompiledUpstreamTls | null
+  /** The CONNECT proxy the target is reached through, or null. */
+  readonly proxy?: CompiledProxy | null
 }
 
 export class HttpProbe implements Probe {
@@ -48,19 +55,57 @@ export class HttpProbe implements Probe {
     const { timeoutMs, tls } = this.options
     return await new Promise<ProbeResult>(resolve => {
       let req: ClientRequest | null = null
+      let tunnel: Socket | null = null
       /** How far the exchange got, for the reason of a timeout. */
       let stage = 'no connection'
-      const settle = settleOnce(resolve, signal, timeoutMs, () => `${stage} within ${formatDuration(timeoutMs)}`, () => req?.destroy())
+      const settle = settleOnce(resolve, signal, timeoutMs, () => `${stage} within ${formatDuration(timeoutMs)}`, () => {
+        req?.destroy()
+        tunnel?.destroy()
+      })
       if (settle === null) return
+      const proxy = this.options.proxy ?? null
+      if (proxy !== null && target.address.kind === 'unix') {
+        settle(false, 'a Unix socket target cannot be reached through a proxy')
+        return
+      }
+      const connected = (): void => { stage = 'connected, but no response' }
+      const options = this.requestOptions(target)
+      if (proxy !== null && target.address.kind === 'tcp') {
+        const address = target.address
+        // Without an agent, http.request asks createConnection for its socket, and waits
+        // for the callback when nothing is returned.
+        const createConnection = (_options: unknown, created: (err: Error | null, socket: Socket | null) => void): undefined => {
+          tunnel = openTunnel(proxy, address, timeoutMs, (err, socket) => {
+            if (err !== null || socket === null) {
+              created(err, null)
+              return
+            }
+            if (tls === null) {
+              connected()
+              // The tunnel comes paused, and node:http's client only listens for 'data'.
+              created(null, socket.resume())
+              return
+            }
+            const secure = tlsConnect({ ...tlsOptionsOf(options), socket })
+            secure.once('secureConnect', connected)
+            created(null, secure)
+          })
+          return undefined
+        }
+        delete options.agent
+        options.createConnection = createConnection as unknown as RequestOptions['createConnection']
+      }
       try {
-        req = (tls === null ? httpRequest : httpsRequest)(this.requestOptions(target))
+        req = (tls === null ? httpRequest : httpsRequest)(options)
       } catch (err) {
         settle(false, `request failed: ${describeError(err)}`)
         return
       }
-      req.on('socket', (socket: Socket) => {
-        socket.once(tls === null ? 'connect' : 'secureConnect', () => { stage = 'connected, but no response' })
-      })
+      if (proxy === null) {
+        req.on('socket', (socket: Socket) => {
+          socket.once(tls === null ? 'connect' : 'secureConnect', connected)
+        })
+      }
       req.on('error', (err) => settle(false, `request failed: ${describeError(err)}`))
       req.on('response', (res: IncomingMessage) => {
         res.on('error', () => undefined)
@@ -107,7 +152,7 @@ export class HttpProbe implements Probe {
     res.on('end', finish)
   }
 
-  private requestOptions (target: Target): RequestOptions {
+  private requestOptions (target: Target): RequestOptions & ConnectionOptions {
     const { path, host, tls } = this.options
     const address = target.address
     // As the upstream's pools do: tls.servername, else the target's host name, never an IP.
@@ -130,5 +175,17 @@ export class HttpProbe implements Probe {
             ...(tls.key !== null ? { key: tls.key } : {})
           })
     }
+  }
+}
+
+/** The TLS settings among a request's options, for a TLS connection made by hand. */
+function tlsOptionsOf (options: RequestOptions & ConnectionOptions): ConnectionOptions {
+  const { rejectUnauthorized, servername, ca, cert, key } = options
+  return {
+    ...(rejectUnauthorized === undefined ? {} : { rejectUnauthorized }),
+    ...(servername === undefined ? {} : { servername }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key })
   }
 }
