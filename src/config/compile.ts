@@ -129,7 +129,10 @@ export interface CompiledRoute {
   readonly rewriteQuery: ((query: string) => string) | null
   readonly requestHeaders: HeaderRules | null
   readonly responseHeaders: HeaderRules | null
-  readonly timeouts: { readonly connectMs: number, readonly responseMs: number }
+  /** idleMs: how long an upgraded WebSocket connection may carry nothing. */
+  readonly timeouts: { readonly connectMs: number, readonly responseMs: number, readonly idleMs: number }
+  /** Accepts `Upgrade: websocket`. */
+  readonly websocket: boolean
   readonly retries: RetryPolicy
   readonly hooks: Readonly<RouteHooks>
   /** request_filter and request_body_filter checks; null where the route has none. */
@@ -556,8 +559,10 @@ function compileRoute (
     responseHeaders,
     timeouts: {
       connectMs: duration(timeouts.connect, upstream?.timeouts.connectMs ?? DEFAULTS.connectMs, joinPath(timeoutsPath, 'connect'), issues),
-      responseMs: duration(timeouts.response, upstream?.timeouts.responseMs ?? DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues)
+      responseMs: duration(timeouts.response, upstream?.timeouts.responseMs ?? DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues),
+      idleMs: duration(timeouts.idle, upstream?.timeouts.idleMs ?? DEFAULTS.idleMs, joinPath(timeoutsPath, 'idle'), issues)
     },
+    websocket: route.websocket === true,
     retries: transparent && route.retries === undefined
       ? { attempts: 0, onConnectError: false, statuses: new Set(), methods: new Set() }
       : compileRetries(route.retries, upstream?.retries),

@@ -90,7 +90,6 @@ function toIssues (errors: readonly ErrorObject[]): { path: string, message: str
  */
 const NOT_YET_SUPPORTED: readonly { readonly at: RegExp, readonly keys: ReadonlySet<string> }[] = [
   { at: /^\/upstreams\/[^/]+$/, keys: new Set(['proxy']) },
-  { at: /^\/routes\/\d+$/, keys: new Set(['websocket']) },
   { at: /^\/server\/listen\/\d+$/, keys: new Set(['http2']) }
 ]
 
