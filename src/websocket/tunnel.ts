@@ -58,6 +58,10 @@ export class WebSocketTunnel {
     const { client, upstream } = this
     client.unpipe(upstream)
     upstream.unpipe(client)
+    // What either side still sends (its answering close frame) is read and dropped, so
+    // that its end of the connection arrives and the socket can close.
+    client.resume()
+    upstream.resume()
     if (client.writable) client.end(serverCloseFrame(GOING_AWAY, reason))
     if (upstream.writable) upstream.end(clientCloseFrame(GOING_AWAY, reason))
     cutAfter(client, CLOSE_WAIT_MS)
