@@ -48,6 +48,66 @@ const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{22}==$/
 /** Kept off the 101 the client gets: they frame a body, which a 101 has none of. */
 const NOT_ON_101: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'keep-alive', 'proxy-connection', 'trailer', 'te'])
 
+/** Bytes a client may send before its 101 (early frames); more is taken for a flood. */
+const EARLY_BYTES_LIMIT = 64 * 1024
+
+/**
+ * The client while the upstream's answer is awaited. Its socket is read (so that leaving,
+ * a FIN on a half-open socket, is seen at all) and what it sends is held for the upstream.
+ */
+class WaitingClient {
+  readonly pending: PendingUpgrade
+  readonly socket: Duplex
+  private readonly chunks: Buffer[]
+  private bytes: number
+  private released = false
+  private onGone: (() => void) | null = null
+
+  constructor (pending: PendingUpgrade) {
+    this.pending = pending
+    this.socket = pending.socket
+    this.chunks = pending.head.length > 0 ? [pending.head] : []
+    this.bytes = pending.head.length
+    this.socket.on('data', this.hold)
+    this.socket.once('end', this.gone)
+    this.socket.once('close', this.gone)
+  }
+
+  /** Called once if the client leaves before `release`. */
+  whenGone (callback: () => void): void {
+    this.onGone = callback
+  }
+
+  
+  /** Stops watching; returns what the client sent meanwhile. */
+  release (): Buffer {
+    this.released = true
+    this.socket.off('data', this.hold)
+    this.socket.off('end', this.gone)
+    this.socket.off('close', this.gone)
+    this.socket.pause()
+    return Buffer.concat(this.chunks)
+  }
+
+  private readonly hold = (chunk: Buffer): void => {
+    this.bytes += chunk.length
+    if (this.bytes > EARLY_BYTES_LIMIT) {
+      this.socket.destroy()
+      return
+    }
+    this.chunks.push(chunk)
+  }
+
+  private readonly gone = (): void => {
+    if (this.released) return
+    this.release()
+    this.socket.destroy()
+    const callback = this.onGone
+    this.onGone = null
+    callback?.()
+  }
+}
+
 /** One try of the handshake against one target. */
 interface Handshake {
   readonly target: Target
@@ -77,6 +137,7 @@ export class WebSocketProxy {
       this.fail(reply, ctx, new BadRequest(problem) as GatewayError)
       return
     }
+    const client = new WaitingClient(pending)
     const route = this.route
     ctx.upstreamPath = route.rewritePath(ctx.match)
     if (route.rewriteQuery !== null) ctx.upstreamQuery = route.rewriteQuery(ctx.match.query)
@@ -85,27 +146,29 @@ export class WebSocketProxy {
       try {
         address = parseHostPort(request.headers.host ?? '', 80)
       } catch {
+        client.release()
         this.fail(reply, ctx, new BadRequest('a transparent route needs a valid Host header') as GatewayError)
         return
       }
       const id = formatHostPort(address.host, address.port)
-      this.connect(request, reply, ctx, pending, new Target({ address: { kind: 'tcp', host: address.host, port: address.port, id }, weight: 1, backup: false }))
+      this.connect(request, reply, ctx, client, new Target({ address: { kind: 'tcp', host: address.host, port: address.port, id }, weight: 1, backup: false }))
       return
     }
     ctx.candidates = this.upstream.pick(ctx)
-    this.tryNext(request, reply, ctx, pending)
+    this.tryNext(request, reply, ctx, client)
   }
 
-  private tryNext (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, pending: PendingUpgrade): void {
+  private tryNext (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, client: WaitingClient): void {
     const next = (ctx.candidates as Iterator<Target>).next()
     if (next.done === true) {
+      client.release()
       this.fail(reply, ctx, noAvailableTarget((this.upstream as Upstream).name))
       return
     }
-    this.connect(request, reply, ctx, pending, next.value)
+    this.connect(request, reply, ctx, client, next.value)
   }
 
-  private connect (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, pending: PendingUpgrade, target: Target): void {
+  private connect (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, client: WaitingClient, target: Target): void {
     if (ctx.tries++ === 0) ctx.upstreamStartedAt = performance.now()
     ctx.target = target
     const headers = this.requestHeaders(request)
@@ -117,36 +180,35 @@ export class WebSocketProxy {
     target.inflight++
     const { connectMs, responseMs } = this.route.timeouts
     // Our own deadlines: Node's request has none for connecting or for the answer.
-    handshake.timer = setTimeout(() => this.failed(request, reply, ctx, pending, handshake, new Error('connect timeout'), 'connect-timeout'), connectMs)
+    handshake.timer = setTimeout(() => this.failed(request, reply, ctx, client, handshake, new Error('connect timeout'), 'connect-timeout'), connectMs)
     upstreamRequest.once('socket', (socket: Socket) => {
       const connected = (): void => {
         if (handshake.settled) return
         if (handshake.timer !== null) clearTimeout(handshake.timer)
-        handshake.timer = setTimeout(() => this.failed(request, reply, ctx, pending, handshake, new Error('no answer to the upgrade'), 'response-timeout'), responseMs)
+        handshake.timer = setTimeout(() => this.failed(request, reply, ctx, client, handshake, new Error('no answer to the upgrade'), 'response-timeout'), responseMs)
       }
       socket.once(this.upstream?.config.tls != null ? 'secureConnect' : 'connect', connected)
     })
-    upstreamRequest.on('error', (err) => this.failed(request, reply, ctx, pending, handshake, err, null))
+    upstreamRequest.on('error', (err) => this.failed(request, reply, ctx, client, handshake, err, null))
     upstreamRequest.once('upgrade', (response: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!this.settle(handshake, 101, null)) {
         socket.destroy()
         return
       }
-      this.relayUpgrade(reply, ctx, pending, response, socket, head)
+      this.relayUpgrade(reply, ctx, client, response, socket, head)
     })
     upstreamRequest.once('response', (response: IncomingMessage) => {
       if (!this.settle(handshake, response.statusCode ?? 0, null)) {
         response.destroy()
         return
       }
+      client.release()
       this.relayRefusal(reply, response)
     })
     // The client left during the handshake: nobody to tunnel to.
-    const clientGone = (): void => {
+    client.whenGone(() => {
       if (this.settle(handshake, 0, new Error('client closed'))) upstreamRequest.destroy()
-    }
-    pending.socket.once('close', clientGone)
-    upstreamRequest.once('close', () => pending.socket.off('close', clientGone))
+    })
     upstreamRequest.end()
   }
 
@@ -185,17 +247,18 @@ export class WebSocketProxy {
   }
 
   /** fail_to_connect: the next target when the policy allows and nothing was answered yet; else fail_to_proxy. */
-  private failed (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, pending: PendingUpgrade, handshake: Handshake, err: Error, known: FailureKind | null): void {
+  private failed (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, client: WaitingClient, handshake: Handshake, err: Error, known: FailureKind | null): void {
     if (!this.settle(handshake, 0, err)) return
     handshake.request.destroy()
-    if (pending.socket.destroyed) return
+    if (client.socket.destroyed) return
     const kind = known ?? classifyFailure(err)
     handshake.target.lastError = err.message
     const retries = this.route.retries
     if ((kind === 'connect' || kind === 'connect-timeout') && retries.onConnectError && this.upstream !== null && ctx.tries <= retries.attempts) {
-      this.tryNext(request, reply, ctx, pending)
+      this.tryNext(request, reply, ctx, client)
       return
     }
+    client.release()
     this.fail(reply, ctx, toGatewayError(err, kind, {
       upstream: this.upstream?.name ?? handshake.target.id,
       target: handshake.target.id,
@@ -205,8 +268,9 @@ export class WebSocketProxy {
   }
 
   /** The upstream accepted: its 101 goes to the client, then the bytes flow. */
-  private relayUpgrade (reply: FastifyReply, ctx: RequestContext, pending: PendingUpgrade, response: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer): void {
-    const client = pending.socket
+  private relayUpgrade (reply: FastifyReply, ctx: RequestContext, waiting: WaitingClient, response: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer): void {
+    const client = waiting.socket
+    const early = waiting.release()
     if (client.destroyed) {
       upstreamSocket.destroy()
       return
@@ -223,7 +287,7 @@ export class WebSocketProxy {
     headers.upgrade = 'websocket'
     reply.hijack()
     const res = reply.raw
-    pending.takenOver = true
+    waiting.pending.takenOver = true
     res.once('finish', () => {
       res.detachSocket(client as Socket)
       // The concurrency slot is held for the tunnel's life, not the handshake's.
@@ -234,7 +298,7 @@ export class WebSocketProxy {
       const tunnel = new WebSocketTunnel(client, upstreamSocket, this.route.timeouts.idleMs)
       if (release !== null) tunnel.ended.then(release, release)
       this.tunnels.add(tunnel)
-      tunnel.start(pending.head, upstreamHead)
+      tunnel.start(early, upstreamHead)
     })
     res.writeHead(101, headers as OutgoingHttpHeaders)
     res.end()

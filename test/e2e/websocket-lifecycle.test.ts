@@ -63,7 +63,7 @@ test('traffic keeps a WebSocket open past its idle timeout', async (t) => {
 test('a reload leaves an open WebSocket alone, and new upgrades get the new config', async (t) => {
   const origin = await startWebSocketOrigin(t)
   const config = (tag: string) => ({
-    server: { listen: [{ host: '127.0.0.1', port: gw?.port ?? 0 }] },
+    server: { listen: [{ host: '127.0.0.1', port: gw?.port ?? 0 }], logLevel: 'silent' as const, accessLog: false },
     upstreams: { up: { targets: [origin.address] } },
     routes: [{ name: 'ws', upstream: 'up', websocket: true, requestHeaders: { set: { 'x-config': tag } } }]
   })

@@ -139,10 +139,9 @@ test('an error in a routes/ module names that file', async (t) => {
 test('contract keys whose features are not built yet are refused as not supported, not as typos', () => {
   const issues = issuesOf(() => loadConfigObject({
     upstreams: { a: { targets: ['127.0.0.1:1'], proxy: { url: 'http://127.0.0.1:3128' } } },
-    routes: [{ name: 'r', upstream: 'a', websocket: true, colour: 'red' }]
+    routes: [{ name: 'r', upstream: 'a', colour: 'red' }]
   }))
   assert.ok(issues.includes('upstreams.a.proxy: is not supported yet'), issues.join('\n'))
-  assert.ok(issues.includes('routes[0].websocket: is not supported yet'), issues.join('\n'))
   assert.ok(issues.includes('routes[0].colour: unknown key'), issues.join('\n'))
 })
 
