@@ -182,7 +182,7 @@ export const UpstreamTimeoutsSchema = closed({
     default: '60s',
     examples: ['30s']
   })),
-  idle: Type.Optional(duration({ description: 'an idle pooled connection is closed after at most this (caps `pool.keepAlive`).', default: '60s', examples: ['90s'] }))
+  idle: Type.Optional(duration({ description: 'an idle pooled connection is closed after at most this (caps `pool.keepAlive`). Also how long a WebSocket connection of a `websocket` route may stay silent, unless the route sets its own `timeouts.idle`.', default: '60s', examples: ['90s'] }))
 })
 
 /** Retry policy; a route's own (`inherited`) takes each key it leaves out from its upstream. */

@@ -240,7 +240,9 @@ export class WebSocketProxy {
     handshake.settled = true
     if (handshake.timer !== null) clearTimeout(handshake.timer)
     const target = handshake.target
-    target.inflight--
+    // An accepted upgrade stays in flight for as long as its tunnel is open, so that
+    // least-connections counts open WebSockets (the tunnel gives it back).
+    if (statusCode !== 101) target.inflight--
     target.outcomes?.attemptEnded(statusCode, failure)
     target.series?.attemptEnded(statusCode, failure, (performance.now() - handshake.startedAt) / 1000)
     return true
@@ -271,10 +273,20 @@ export class WebSocketProxy {
   private relayUpgrade (reply: FastifyReply, ctx: RequestContext, waiting: WaitingClient, response: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer): void {
     const client = waiting.socket
     const early = waiting.release()
-    if (client.destroyed) {
+    const target = ctx.target as Target
+    let tunnelled = false
+    // The client may still vanish before the 101 is written: its upstream goes with it.
+    const abandon = (): void => {
+      if (tunnelled) return
+      tunnelled = true
       upstreamSocket.destroy()
+      target.inflight--
+    }
+    if (client.destroyed) {
+      abandon()
       return
     }
+    client.once('close', abandon)
     const headers: HeaderMap = {}
     // The reply's own headers first (x-request-id, ratelimit-*), then the upstream's.
     for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[name] = value as string | string[]
@@ -289,6 +301,12 @@ export class WebSocketProxy {
     const res = reply.raw
     waiting.pending.takenOver = true
     res.once('finish', () => {
+      client.off('close', abandon)
+      if (tunnelled || client.destroyed) {
+        abandon()
+        return
+      }
+      tunnelled = true
       res.detachSocket(client as Socket)
       // The concurrency slot is held for the tunnel's life, not the handshake's.
       const release = ctx.onClose
@@ -296,7 +314,10 @@ export class WebSocketProxy {
       // The app version is done with this request: a reload need not wait for the tunnel.
       res.emit('close')
       const tunnel = new WebSocketTunnel(client, upstreamSocket, this.route.timeouts.idleMs)
-      if (release !== null) tunnel.ended.then(release, release)
+      void tunnel.ended.then(() => {
+        target.inflight--
+        release?.()
+      })
       this.tunnels.add(tunnel)
       tunnel.start(early, upstreamHead)
     })

@@ -11,7 +11,7 @@ import { refusedPort } from '../helpers/ports.js'
 import type { ErrorBody } from '../helpers/client.js'
 import { closeOf, connectWebSocket, nextMessage, openWebSocket, refusedWebSocket, startWebSocketOrigin, WebSocket, type WebSocketOrigin } from '../helpers/websocket.js'
 import type { GatewayConfig } from '../../src/index.js'
-import { pollUntil, within } from '../helpers/deadline.js'
+import { eventually, pollUntil, within } from '../helpers/deadline.js'
 import type { IncomingHttpHeaders } from 'node:http'
 
 type Route = NonNullable<GatewayConfig['routes']>[number]
@@ -250,4 +250,18 @@ test('a concurrency slot is held while the WebSocket is open and given back when
   // The slot comes back once both sockets of the tunnel have closed, just after the client
   // saw its close: ask until an upgrade is let through.
   await pollUntil(async () => !('status' in await openWebSocket(t, wsUrl(gw.port))), 20, 3000, 'the slot never came back')
+})
+
+test('an open WebSocket counts as in flight on its target (least-connections reads it) until it closes', async (t) => {
+  const origin = await startWebSocketOrigin(t)
+  const gw = await wsGateway(t, origin, {}, { balancer: 'least-connections' })
+  const target = gw.gateway.liveUpstreams.get('up')?.targets[0]
+  assert.ok(target !== undefined)
+  const socket = await connectWebSocket(t, wsUrl(gw.port))
+  socket.send('x')
+  await nextMessage(socket)
+  assert.equal(target.inflight, 1)
+  socket.close()
+  await closeOf(socket)
+  await eventually(() => target.inflight === 0, 3000, () => `inflight stayed ${target.inflight}`)
 })
