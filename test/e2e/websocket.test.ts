@@ -265,3 +265,17 @@ test('an open WebSocket counts as in flight on its target (least-connections rea
   await closeOf(socket)
   await eventually(() => target.inflight === 0, 3000, () => `inflight stayed ${target.inflight}`)
 })
+
+test('wss through the gateway\'s TLS listener reaches a plain upstream, and messages pass', async (t) => {
+  const pki = makePki(t, ['127.0.0.1'])
+  const origin = await startWebSocketOrigin(t)
+  const gw = await startGateway(t, {
+    server: { listen: [{ host: '127.0.0.1', port: 0, tls: { certs: [{ cert: pki.files.serverCert, key: pki.files.serverKey }] } }] },
+    upstreams: { up: { targets: [origin.address] } },
+    routes: [{ name: 'ws', upstream: 'up', websocket: true }]
+  })
+  const socket = await connectWebSocket(t, `wss://127.0.0.1:${gw.port}/secure`, [], { ca: pki.ca })
+  socket.send('over wss')
+  assert.equal((await nextMessage(socket)).data.toString(), 'over wss')
+  assert.equal(origin.upgrades[0]?.headers['x-forwarded-proto'], 'https')
+})
