@@ -185,3 +185,16 @@ test('a client that floods bytes before the 101 is cut, and the gateway serves o
   const next = await rawExchange(gw.port, upgradeHead().replace('Sec-WebSocket-Version: 13', 'Sec-WebSocket-Version: 8'))
   assert.equal(statusOf(next.data), 400)
 })
+
+test('an upgrade no route matches gets 404 ROUTE_NOT_FOUND and the connection closes', async (t) => {
+  const origin = await startWebSocketOrigin(t)
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [origin.address] } },
+    routes: [{ name: 'ws', match: { path: '/ws/*' }, upstream: 'up', websocket: true }]
+  })
+  const res = await rawExchange(gw.port, upgradeHead())
+  assert.equal(statusOf(res.data), 404)
+  assert.equal(codeOf(res.data), 'ROUTE_NOT_FOUND')
+  assert.ok(res.closedByServer)
+  assert.equal(origin.upgrades.length, 0)
+})

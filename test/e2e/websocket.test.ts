@@ -279,3 +279,20 @@ test('wss through the gateway\'s TLS listener reaches a plain upstream, and mess
   assert.equal((await nextMessage(socket)).data.toString(), 'over wss')
   assert.equal(origin.upgrades[0]?.headers['x-forwarded-proto'], 'https')
 })
+
+test('on a cached route, an upgrade is never answered from the cache', async (t) => {
+  const origin = await startWebSocketOrigin(t)
+  origin.server.on('request', (_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' })
+    res.end('a page')
+  })
+  const gw = await wsGateway(t, origin, { cache: {} })
+  const page = await fetch(`${gw.url}/chat`)
+  assert.equal(await page.text(), 'a page')
+  const hit = await fetch(`${gw.url}/chat`)
+  assert.equal(hit.headers.get('x-cache-status'), 'HIT')
+  await hit.text()
+  const socket = await connectWebSocket(t, wsUrl(gw.port))
+  socket.send('not from the cache')
+  assert.equal((await nextMessage(socket)).data.toString(), 'not from the cache')
+})
