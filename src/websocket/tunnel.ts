@@ -47,6 +47,10 @@ export class WebSocketTunnel {
     upstream.on('data', this.touch)
     client.pipe(upstream)
     upstream.pipe(client)
+    // A side that closed before the relay began (an upstream that hung up while the 101
+    // was being written) fires no 'close' any more.
+    if (upstream.destroyed) this.closeOther(client)
+    else if (client.destroyed) this.closeOther(upstream)
     this.touch()
     this.armIdle()
   }

@@ -31,6 +31,7 @@ import type { Upstream } from '../upstream/upstream.js'
 import { sniOf } from '../upstream/dispatcher.js'
 import { classifyFailure, noAvailableTarget, toGatewayError, type FailureKind } from '../upstream/errors.js'
 import type { PendingUpgrade } from './upgrade.js'
+import { WaitingClient } from './waiting-client.js'
 import { WebSocketTunnel } from './tunnel.js'
 import type { WebSocketTunnels } from './tunnels.js'
 
@@ -48,71 +49,13 @@ const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{22}==$/
 /** Kept off the 101 the client gets: they frame a body, which a 101 has none of. */
 const NOT_ON_101: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'keep-alive', 'proxy-connection', 'trailer', 'te'])
 
-/** Bytes a client may send before its 101 (early frames); more is taken for a flood. */
-const EARLY_BYTES_LIMIT = 64 * 1024
-
-/**
- * The client while the upstream's answer is awaited. Its socket is read (so that leaving,
- * a FIN on a half-open socket, is seen at all) and what it sends is held for the upstream.
- */
-class WaitingClient {
-  readonly pending: PendingUpgrade
-  readonly socket: Duplex
-  private readonly chunks: Buffer[]
-  private bytes: number
-  private released = false
-  private onGone: (() => void) | null = null
-
-  constructor (pending: PendingUpgrade) {
-    this.pending = pending
-    this.socket = pending.socket
-    this.chunks = pending.head.length > 0 ? [pending.head] : []
-    this.bytes = pending.head.length
-    this.socket.on('data', this.hold)
-    this.socket.once('end', this.gone)
-    this.socket.once('close', this.gone)
-  }
-
-  /** Called once if the client leaves before `release`. */
-  whenGone (callback: () => void): void {
-    this.onGone = callback
-  }
-
-  
-  /** Stops watching; returns what the client sent meanwhile. */
-  release (): Buffer {
-    this.released = true
-    this.socket.off('data', this.hold)
-    this.socket.off('end', this.gone)
-    this.socket.off('close', this.gone)
-    this.socket.pause()
-    return Buffer.concat(this.chunks)
-  }
-
-  private readonly hold = (chunk: Buffer): void => {
-    this.bytes += chunk.length
-    if (this.bytes > EARLY_BYTES_LIMIT) {
-      this.socket.destroy()
-      return
-    }
-    this.chunks.push(chunk)
-  }
-
-  private readonly gone = (): void => {
-    if (this.released) return
-    this.release()
-    this.socket.destroy()
-    const callback = this.onGone
-    this.onGone = null
-    callback?.()
-  }
-}
-
 /** One try of the handshake against one target. */
 interface Handshake {
   readonly target: Target
   readonly request: ClientRequest
   startedAt: number
+  /** The connection is up, and the upgrade on its way: no other target is tried after this. */
+  connected: boolean
   settled: boolean
   timer: NodeJS.Timeout | null
 }
@@ -176,7 +119,7 @@ export class WebSocketProxy {
     headers.upgrade = 'websocket'
     const path = ctx.upstreamQuery === '' ? ctx.upstreamPath : `${ctx.upstreamPath}?${ctx.upstreamQuery}`
     const upstreamRequest = this.open(target, path, headers as OutgoingHttpHeaders)
-    const handshake: Handshake = { target, request: upstreamRequest, startedAt: performance.now(), settled: false, timer: null }
+    const handshake: Handshake = { target, request: upstreamRequest, startedAt: performance.now(), connected: false, settled: false, timer: null }
     target.inflight++
     const { connectMs, responseMs } = this.route.timeouts
     // Our own deadlines: Node's request has none for connecting or for the answer.
@@ -184,6 +127,7 @@ export class WebSocketProxy {
     upstreamRequest.once('socket', (socket: Socket) => {
       const connected = (): void => {
         if (handshake.settled) return
+        handshake.connected = true
         if (handshake.timer !== null) clearTimeout(handshake.timer)
         handshake.timer = setTimeout(() => this.failed(request, reply, ctx, client, handshake, new Error('no answer to the upgrade'), 'response-timeout'), responseMs)
       }
@@ -256,7 +200,7 @@ export class WebSocketProxy {
     const kind = known ?? classifyFailure(err)
     handshake.target.lastError = err.message
     const retries = this.route.retries
-    if ((kind === 'connect' || kind === 'connect-timeout') && retries.onConnectError && this.upstream !== null && ctx.tries <= retries.attempts) {
+    if (!handshake.connected && (kind === 'connect' || kind === 'connect-timeout') && retries.onConnectError && this.upstream !== null && ctx.tries <= retries.attempts) {
       this.tryNext(request, reply, ctx, client)
       return
     }
@@ -274,6 +218,9 @@ export class WebSocketProxy {
     const client = waiting.socket
     const early = waiting.release()
     const target = ctx.target as Target
+    // Node's client lets go of the socket with the 101: until the tunnel has it, a reset
+    // must not go unhandled.
+    upstreamSocket.on('error', () => upstreamSocket.destroy())
     let tunnelled = false
     // The client may still vanish before the 101 is written: its upstream goes with it.
     const abandon = (): void => {

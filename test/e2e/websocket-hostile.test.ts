@@ -198,3 +198,30 @@ test('an upgrade no route matches gets 404 ROUTE_NOT_FOUND and the connection cl
   assert.ok(res.closedByServer)
   assert.equal(origin.upgrades.length, 0)
 })
+
+test('an upstream that resets right after its 101 gets the client\'s connection ended at once, not at the idle timeout', async (t) => {
+  const origin = await startRawOrigin(t, (socket) => {
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n', () => socket.resetAndDestroy())
+    })
+  })
+  const gw = await gatewayTo(t, origin.address)
+  const res = await rawExchange(gw.port, upgradeHead(), { timeoutMs: 10_000 })
+  assert.equal(statusOf(res.data), 101)
+  assert.ok(res.closedByServer, 'the gateway did not end the client\'s connection')
+  assert.ok(res.elapsedMs < 5000, `ended after ${Math.round(res.elapsedMs)} ms`)
+})
+
+test('a target that resets after the upgrade was sent gets 502, and no other target is tried', async (t) => {
+  const resetting = await startRawOrigin(t, (socket) => { socket.once('data', () => socket.resetAndDestroy()) })
+  const origin = await startWebSocketOrigin(t)
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [resetting.address, origin.address], balancer: 'round-robin', retries: { attempts: 1, on: ['connect-error'] } } },
+    routes: [{ name: 'ws', upstream: 'up', websocket: true }]
+  })
+  // Round robin starts with the first target; one of two upgrades meets it first.
+  const answers = [await rawExchange(gw.port, upgradeHead(), { timeoutMs: 3000 }), await rawExchange(gw.port, upgradeHead(), { timeoutMs: 3000 })]
+  const statuses = answers.map(a => statusOf(a.data)).sort()
+  assert.deepEqual(statuses, [101, 502])
+  assert.equal(origin.upgrades.length, 1)
+})
