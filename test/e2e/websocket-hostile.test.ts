@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { startGateway } from '../helpers/gateway.js'
 import { startRawOrigin } from '../helpers/origin.js'
+import { startBlackhole } from '../helpers/blackhole.js'
 import { rawExchange } from '../helpers/client.js'
 import { closed, eventually, within } from '../helpers/deadline.js'
 import { startWebSocketOrigin } from '../helpers/websocket.js'
@@ -224,4 +225,13 @@ test('a target that resets after the upgrade was sent gets 502, and no other tar
   const statuses = answers.map(a => statusOf(a.data)).sort()
   assert.deepEqual(statuses, [101, 502])
   assert.equal(origin.upgrades.length, 1)
+})
+
+test('a target that never accepts the connection gets the client 504 after the route\'s connect timeout', async (t) => {
+  const blackhole = await startBlackhole(t)
+  const gw = await gatewayTo(t, blackhole.address, { connect: '200ms', response: '30s' })
+  const res = await rawExchange(gw.port, upgradeHead())
+  assert.equal(statusOf(res.data), 504)
+  assert.equal(codeOf(res.data), 'UPSTREAM_TIMEOUT')
+  assert.ok(res.elapsedMs >= 180 && res.elapsedMs < 3000, `answered after ${Math.round(res.elapsedMs)} ms`)
 })
