@@ -539,6 +539,10 @@ function compileRoute (
     ...(match.methods !== undefined ? { methods: match.methods.map(m => m.toUpperCase()) } : {}),
     ...(match.headers !== undefined ? { headers: match.headers } : {})
   }
+  // A WebSocket upgrade is a GET: a route that never matches one could never accept one.
+  if (route.websocket === true && matchSpec.methods !== undefined && !matchSpec.methods.includes('GET')) {
+    issues.add(joinPath(path, 'websocket'), 'a WebSocket upgrade is a GET request, which match.methods leaves out')
+  }
   const rewritePath = issues.attempt(joinPath(joinPath(path, 'rewrite'), 'path'), () => compilePathRewrite(route.rewrite))
   const rewriteQuery = issues.attempt(joinPath(joinPath(path, 'rewrite'), 'query'), () => compileQueryRewrite(route.rewrite?.query))
   const requestHeaders = issues.attempt(joinPath(path, 'requestHeaders'), () => compileHeaderRules(route.requestHeaders))

@@ -27,3 +27,8 @@ test('websocket must be a boolean and timeouts.idle a duration', () => {
   assert.ok(issues.some(i => i.startsWith('routes[0].websocket: ')), issues.join('\n'))
   assert.ok(issues.some(i => i.startsWith('routes[0].timeouts.idle: ')), issues.join('\n'))
 })
+
+test('websocket: true on a route whose match.methods leaves out GET is refused', () => {
+  const issues = issuesOf(() => loadConfigObject({ upstreams, routes: [{ name: 'r', upstream: 'a', websocket: true, match: { methods: ['POST'] } }] }))
+  assert.deepEqual(issues, ['routes[0].websocket: a WebSocket upgrade is a GET request, which match.methods leaves out'])
+})
