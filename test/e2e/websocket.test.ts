@@ -10,7 +10,7 @@ import { makePki } from '../helpers/certs.js'
 import { refusedPort } from '../helpers/ports.js'
 import type { ErrorBody } from '../helpers/client.js'
 import { closeOf, connectWebSocket, nextMessage, openWebSocket, refusedWebSocket, startWebSocketOrigin, WebSocket, type WebSocketOrigin } from '../helpers/websocket.js'
-import type { GatewayConfig } from '../../src/index.js'
+import { defineRoute, errors, type GatewayConfig } from '../../src/index.js'
 import { eventually, pollUntil, within } from '../helpers/deadline.js'
 import type { IncomingHttpHeaders } from 'node:http'
 
@@ -295,4 +295,30 @@ test('on a cached route, an upgrade is never answered from the cache', async (t)
   const socket = await connectWebSocket(t, wsUrl(gw.port))
   socket.send('not from the cache')
   assert.equal((await nextMessage(socket)).data.toString(), 'not from the cache')
+})
+
+test('a route\'s onRequest hook can refuse an upgrade before any 101, and its upstreamRequest hook edits the upgrade sent', async (t) => {
+  const origin = await startWebSocketOrigin(t)
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [origin.address] } },
+    routes: [defineRoute({
+      name: 'ws',
+      upstream: 'up',
+      websocket: true,
+      hooks: {
+        onRequest (request) {
+          if (request.headers['x-api-key'] !== 'k') throw new errors.Unauthorized('missing or wrong key')
+        },
+        upstreamRequest (_request, headers) {
+          headers['x-from-hook'] = 'yes'
+        }
+      }
+    })]
+  })
+  const refused = await refusedWebSocket(t, wsUrl(gw.port))
+  assert.equal(refused.status, 401)
+  assert.equal((JSON.parse(refused.body) as ErrorBody).error.code, 'UNAUTHORIZED')
+  assert.equal(origin.upgrades.length, 0)
+  await connectWebSocket(t, wsUrl(gw.port), [], { headers: { 'x-api-key': 'k' } })
+  assert.equal(origin.upgrades[0]?.headers['x-from-hook'], 'yes')
 })
