@@ -9,6 +9,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify'
 import type { GatewayPluginOptions } from './options.js'
 import { append, contextOf } from './request-context.js'
+import { upgradeOf } from '../src/websocket/upgrade.js'
 
 async function cache (app: FastifyInstance, options: GatewayPluginOptions): Promise<void> {
   if (options.caches.size === 0) return
@@ -19,6 +20,11 @@ async function cache (app: FastifyInstance, options: GatewayPluginOptions): Prom
     if (routeCache === undefined) return
     const upstream = routeOptions.config?.upstream ?? null
     const lookup: preHandlerHookHandler = (request, reply, done) => {
+      // A WebSocket upgrade is a GET no stored response may answer.
+      if (upgradeOf(request.raw) !== null) {
+        done()
+        return
+      }
       routeCache.handle(request, reply, contextOf(request, reply, route, upstream), () => { done() })
     }
     routeOptions.preHandler = append(lookup, routeOptions.preHandler)

@@ -12,6 +12,9 @@ import { UndiciEngine } from '../src/proxy/undici-engine.js'
 import { AttemptDispatcher } from '../src/upstream/dispatcher.js'
 import { compileTrust } from '../src/net/trust.js'
 import { contextOf } from './request-context.js'
+import { WebSocketProxy } from '../src/websocket/websocket-proxy.js'
+import { upgradeOf } from '../src/websocket/upgrade.js'
+import { BadRequest, type GatewayError } from '../src/errors.js'
 import { METHODS as httpMethods } from 'node:http'
 
 /** The router constraint that holds the config route a request matched (see app.ts). */
@@ -54,14 +57,29 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
         })
     })
     options.caches.get(route)?.attach(routeProxy)
+    const webSocketProxy = route.websocket
+      ? new WebSocketProxy({ route, upstream, tunnels: options.tunnels, requestHeaders: (request) => routeProxy.upstreamRequestHeaders(request) })
+      : null
     app.route({
       method: METHODS,
       url: '/*',
       constraints: { [ROUTE_CONSTRAINT]: route.name },
       config: { tollgate: route, upstream },
       handler: (request, reply) => {
-        routeProxy.handle(request, reply, contextOf(request, reply, route, upstream))
+        const ctx = contextOf(request, reply, route, upstream)
+        // An upgrade reaches the handler only once the route's checks have passed: the
+        // WebSocket proxy takes the socket over, or, on a route without websocket, refuses.
+        const upgrade = upgradeOf(request.raw)
+        if (upgrade === null) routeProxy.handle(request, reply, ctx)
+        else if (webSocketProxy !== null) webSocketProxy.handle(request, reply, ctx, upgrade)
+        else reply.send(refusedUpgrade(ctx))
       }
     })
   }
+}
+
+function refusedUpgrade (ctx: import('../src/context.js').RequestContext): GatewayError {
+  const error = new BadRequest('this route does not accept WebSocket upgrades') as GatewayError
+  ctx.error = error
+  return error
 }

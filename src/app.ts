@@ -21,6 +21,7 @@ import { kRouteMatch, type RawWithMatch } from '../plugins/request-context.js'
 import { ROUTE_CONSTRAINT } from '../plugins/proxy.js'
 import { sendError, toContractError } from '../plugins/error-handler.js'
 import { lazyChildLogger } from './logger.js'
+import type { WebSocketTunnels } from './websocket/tunnels.js'
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -37,6 +38,7 @@ export interface BuildAppOptions {
   readonly logger: Logger
   readonly counterStores: CounterStoreSet
   readonly httpCache: HttpCache
+  readonly tunnels: WebSocketTunnels
 }
 
 /**
@@ -184,6 +186,7 @@ export async function buildApp (options: BuildAppOptions): Promise<AppVersion> {
     upstreams: options.upstreams,
     transparentDispatcher: options.transparentDispatcher,
     counterStores: options.counterStores,
+    tunnels: options.tunnels,
     caches: cachesOf(config, options.httpCache)
   })
   await app.ready()

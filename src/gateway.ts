@@ -38,6 +38,7 @@ import type { RouteSeries } from './metrics/route-series.js'
 import { tagConnection } from './metrics/connection-reuse.js'
 import { methodIndex } from './metrics/labels.js'
 import { kRouteMatch, type RawWithMatch } from '../plugins/request-context.js'
+import { WebSocketTunnels } from './websocket/tunnels.js'
 
 export interface ApplyOptions {
   /** The custom auth hooks (`defineAuth`) the config's routes name. */
@@ -89,6 +90,8 @@ export class Gateway {
   /** The HTTP cache's store, locks and refreshes: they outlive app versions too. */
   readonly httpCache: HttpCache
   private readonly listeners = new Map<string, Listener>()
+  /** Upgraded WebSocket connections: outside app versions, so reloads leave them open. */
+  private readonly tunnels = new WebSocketTunnels()
   /** The admin API listener: outside app versions, replaced only when its address changes. */
   private admin: AdminServer | null = null
   /** Admin and metrics listeners being closed after a change of address; awaited by close(). */
@@ -332,7 +335,8 @@ export class Gateway {
         transparentDispatcher: this.transparent,
         logger: this.logger,
         counterStores: stores.next,
-        httpCache: this.httpCache
+        httpCache: this.httpCache,
+        tunnels: this.tunnels
       })
       await checked
       next = live(builtApp, config.metrics === null ? null : this.metrics)
@@ -531,7 +535,9 @@ export class Gateway {
     this.admin = null
     const metricsServer = this.metricsServer
     this.metricsServer = null
-    await Promise.all([...listeners.map(l => l.close(grace)), admin?.close(), metricsServer?.close(), ...this.sideClosing])
+    // A listener closes once its connections have, upgraded ones included: the tunnels get
+    // the grace period too, then a close frame.
+    await Promise.all([...listeners.map(l => l.close(grace)), this.tunnels.closeAfter(grace), admin?.close(), metricsServer?.close(), ...this.sideClosing])
     this.metrics.stop()
     const version = this.current
     this.current = null

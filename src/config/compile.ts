@@ -132,7 +132,10 @@ export interface CompiledRoute {
   readonly rewriteQuery: ((query: string) => string) | null
   readonly requestHeaders: HeaderRules | null
   readonly responseHeaders: HeaderRules | null
-  readonly timeouts: { readonly connectMs: number, readonly responseMs: number }
+  /** idleMs: how long an upgraded WebSocket connection may carry nothing. */
+  readonly timeouts: { readonly connectMs: number, readonly responseMs: number, readonly idleMs: number }
+  /** Accepts `Upgrade: websocket`. */
+  readonly websocket: boolean
   readonly retries: RetryPolicy
   readonly hooks: Readonly<RouteHooks>
   /** request_filter and request_body_filter checks; null where the route has none. */
@@ -550,6 +553,10 @@ function compileRoute (
     ...(match.methods !== undefined ? { methods: match.methods.map(m => m.toUpperCase()) } : {}),
     ...(match.headers !== undefined ? { headers: match.headers } : {})
   }
+  // A WebSocket upgrade is a GET: a route that never matches one could never accept one.
+  if (route.websocket === true && matchSpec.methods !== undefined && !matchSpec.methods.includes('GET')) {
+    issues.add(joinPath(path, 'websocket'), 'a WebSocket upgrade is a GET request, which match.methods leaves out')
+  }
   const rewritePath = issues.attempt(joinPath(joinPath(path, 'rewrite'), 'path'), () => compilePathRewrite(route.rewrite))
   const rewriteQuery = issues.attempt(joinPath(joinPath(path, 'rewrite'), 'query'), () => compileQueryRewrite(route.rewrite?.query))
   const requestHeaders = issues.attempt(joinPath(path, 'requestHeaders'), () => compileHeaderRules(route.requestHeaders))
@@ -570,8 +577,10 @@ function compileRoute (
     responseHeaders,
     timeouts: {
       connectMs: duration(timeouts.connect, upstream?.timeouts.connectMs ?? DEFAULTS.connectMs, joinPath(timeoutsPath, 'connect'), issues),
-      responseMs: duration(timeouts.response, upstream?.timeouts.responseMs ?? DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues)
+      responseMs: duration(timeouts.response, upstream?.timeouts.responseMs ?? DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues),
+      idleMs: duration(timeouts.idle, upstream?.timeouts.idleMs ?? DEFAULTS.idleMs, joinPath(timeoutsPath, 'idle'), issues)
     },
+    websocket: route.websocket === true,
     retries: transparent && route.retries === undefined
       ? { attempts: 0, onConnectError: false, statuses: new Set(), methods: new Set() }
       : compileRetries(route.retries, upstream?.retries),

@@ -182,7 +182,7 @@ export const UpstreamTimeoutsSchema = closed({
     default: '60s',
     examples: ['30s']
   })),
-  idle: Type.Optional(duration({ description: 'an idle pooled connection is closed after at most this (caps `pool.keepAlive`).', default: '60s', examples: ['90s'] }))
+  idle: Type.Optional(duration({ description: 'an idle pooled connection is closed after at most this (caps `pool.keepAlive`). Also how long a WebSocket connection of a `websocket` route may stay silent, unless the route sets its own `timeouts.idle`.', default: '60s', examples: ['90s'] }))
 })
 
 /** Retry policy; a route's own (`inherited`) takes each key it leaves out from its upstream. */
@@ -426,12 +426,14 @@ export const RouteSchema = closed({
   match: Type.Optional(RouteMatchSchema),
   upstream: Type.Optional(Type.String({ minLength: 1, description: 'the upstream\'s name.', examples: ['blue'] })),
   transparent: Type.Optional(Type.Boolean({ description: '`true` instead of `upstream`: forward to the request\'s own `Host` (port 80 by default). Only for trusted networks: the client chooses the destination.', default: false, examples: [true] })),
+  websocket: Type.Optional(Type.Boolean({ description: 'accept `Upgrade: websocket`: the IP filter, auth, rate limit and concurrency limit run first, then the upstream\'s `101` (with its subprotocol and extensions) is relayed and bytes pass both ways until either side closes or `timeouts.idle` passes. Without it, an upgrade gets 400 `BAD_REQUEST`. See [websocket.md](websocket.md).', default: false, examples: [true] })),
   rewrite: Type.Optional(RewriteSchema),
   requestHeaders: Type.Optional(closed(HeaderRulesSchema.properties, 'applied to the request sent upstream. Names must be HTTP tokens and values what Node sends (see [Refused configs](#refused-configs)).')),
   responseHeaders: Type.Optional(closed(HeaderRulesSchema.properties, 'applied to the response sent to the client.')),
   timeouts: Type.Optional(closed({
     connect: Type.Optional(duration({ description: 'overrides the upstream\'s `timeouts.connect` for this route.', defaultText: "the upstream's", examples: ['100ms'] })),
-    response: Type.Optional(duration({ description: 'overrides the upstream\'s `timeouts.response` for this route.', defaultText: "the upstream's", examples: ['5s'] }))
+    response: Type.Optional(duration({ description: 'overrides the upstream\'s `timeouts.response` for this route.', defaultText: "the upstream's", examples: ['5s'] })),
+    idle: Type.Optional(duration({ description: 'with `websocket: true`: a WebSocket connection that carries no byte either way for this long is closed (a close frame `1001` each way). HTTP timeouts never apply to it.', defaultText: "the upstream's `timeouts.idle`", examples: ['10m'] }))
   })),
   retries: Type.Optional(retriesSchema(true)),
   ipFilter: Type.Optional(IpFilterSchema),

@@ -89,7 +89,6 @@ function toIssues (errors: readonly ErrorObject[]): { path: string, message: str
  * pointer of the object holding them): refused, but told apart from a typo.
  */
 const NOT_YET_SUPPORTED: readonly { readonly at: RegExp, readonly keys: ReadonlySet<string> }[] = [
-  { at: /^\/routes\/\d+$/, keys: new Set(['websocket']) },
   { at: /^\/server\/listen\/\d+$/, keys: new Set(['http2']) }
 ]
 

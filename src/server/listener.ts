@@ -13,7 +13,8 @@ import type { AddressInfo } from 'node:net'
 import type { CompiledLimits, CompiledListener } from '../config/compile.js'
 import type { RequestHandler } from '../app.js'
 import { buildCertificateSelector, type CertificateSelector } from './tls.js'
-import { checkRequestHead, upgradeRequested, UPGRADE_REFUSED, type HeadProblem } from './request-head.js'
+import { checkRequestHead, declaresBody, upgradeRequested, UPGRADE_REFUSED, UPGRADE_WITH_BODY, type HeadProblem } from './request-head.js'
+import { markUpgrade, type PendingUpgrade } from '../websocket/upgrade.js'
 import type { RouteSeries } from '../metrics/route-series.js'
 
 /**
@@ -95,6 +96,7 @@ export class Listener {
     // Node answers `Expect: 100-continue` itself unless someone listens: the route proxy
     // sends the 100 once the route's checks have passed.
     this.server.on('checkContinue', this.onRequest)
+    this.server.on('upgrade', this.onUpgrade)
     this.server.on('clientError', onClientError)
   }
 
@@ -111,12 +113,50 @@ export class Listener {
     }
     if (req.headers.upgrade !== undefined) {
       const upgrade = upgradeRequested(req)
-      if (upgrade === 'refused') {
+      // A WebSocket request here was not handed over as an upgrade: no socket to take.
+      if (upgrade === 'refused' || upgrade === 'websocket') {
         refuse(res, UPGRADE_REFUSED)
         return
       }
       if (upgrade === 'optional') res.shouldKeepAlive = false
     }
+    this.handler(req, res)
+  }
+
+  /**
+   * The server-wide upgrade dispatcher: Node hands over the socket instead of a response.
+   * The request still goes through the current app, on a response written to that socket,
+   * so that a WebSocket request meets its route's checks (and gets their JSON errors) like
+   * any other; the route's handler takes the socket over once they pass. An `h2c` upgrade
+   * is served as plain HTTP/1.1.
+   */
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const res = new GatewayResponse(req)
+    // The socket is the server's no more: the response closes it once written, unless a
+    // tunnel took it over.
+    res.shouldKeepAlive = false
+    res.assignSocket(socket as import('node:net').Socket)
+    const pending: PendingUpgrade = { socket, head, takenOver: false }
+    res.once('finish', () => { if (!pending.takenOver) socket.end() })
+    // The listener's sockets allow half-open connections: a client that never closes its
+    // side would hold the socket open after our answer.
+    socket.once('finish', () => { if (!pending.takenOver) socket.destroy() })
+    socket.on('error', () => socket.destroy())
+    const problem = checkRequestHead(req, this.maxHeaders)
+    if (problem !== null) {
+      refuse(res, problem)
+      return
+    }
+    const upgrade = upgradeRequested(req)
+    if (upgrade === 'refused' || upgrade === 'none') {
+      refuse(res, UPGRADE_REFUSED)
+      return
+    }
+    if (declaresBody(req)) {
+      refuse(res, UPGRADE_WITH_BODY)
+      return
+    }
+    if (upgrade === 'websocket') markUpgrade(req, pending)
     this.handler(req, res)
   }
 

@@ -17,6 +17,7 @@ export const HOST_MISSING: HeadProblem = { status: 400, message: 'an HTTP/1.1 re
 export const HOST_REPEATED: HeadProblem = { status: 400, message: 'more than one Host header' }
 export const HOST_INVALID: HeadProblem = { status: 400, message: 'the Host header is not host[:port]' }
 export const UPGRADE_REFUSED: HeadProblem = { status: 400, message: 'protocol upgrades are not accepted here' }
+export const UPGRADE_WITH_BODY: HeadProblem = { status: 400, message: 'an upgrade request cannot carry a body' }
 
 /**
  * `maxHeaders`: header lines allowed. The listener sets Node's `maxHeadersCount` one
@@ -46,15 +47,25 @@ export function checkRequestHead (req: IncomingMessage, maxHeaders: number): Hea
  * `Upgrade` with `Connection: upgrade` (Node's parser stops reading the connection after
  * such a request, so requests pipelined behind it would be lost). `h2c` asks for an
  * optional upgrade a server may ignore (RFC 9113 §3.1): the request is served over
- * HTTP/1.1 and the connection closed after it. Any other upgrade (WebSocket) is refused:
- * no route accepts one.
+ * HTTP/1.1 and the connection closed after it. `websocket` goes to its route, which
+ * decides (routes with `websocket: true`). Any other protocol is refused.
  */
-export function upgradeRequested (req: IncomingMessage): 'none' | 'optional' | 'refused' {
+export function upgradeRequested (req: IncomingMessage): 'none' | 'optional' | 'websocket' | 'refused' {
   const upgrade = req.headers.upgrade
   if (upgrade === undefined) return 'none'
   const connection = req.headers.connection
   if (connection === undefined || !/(?:^|,)\s*upgrade\s*(?:,|$)/i.test(connection)) return 'none'
-  return /^\s*h2c\s*$/i.test(upgrade) ? 'optional' : 'refused'
+  if (/^\s*h2c\s*$/i.test(upgrade)) return 'optional'
+  return /^\s*websocket\s*$/i.test(upgrade) ? 'websocket' : 'refused'
+}
+
+/**
+ * Node gives an upgrade request no body: whatever follows its head is handed over raw.
+ * A request that declares one would have it taken for protocol bytes, so it is refused.
+ */
+export function declaresBody (req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
 /**

@@ -138,10 +138,11 @@ test('an error in a routes/ module names that file', async (t) => {
 
 test('contract keys whose features are not built yet are refused as not supported, not as typos', () => {
   const issues = issuesOf(() => loadConfigObject({
+    server: { listen: [{ port: 8080, http2: true }] },
     upstreams: { a: { targets: ['127.0.0.1:1'] } },
-    routes: [{ name: 'r', upstream: 'a', websocket: true, colour: 'red' }]
+    routes: [{ name: 'r', upstream: 'a', colour: 'red' }]
   }))
-  assert.ok(issues.includes('routes[0].websocket: is not supported yet'), issues.join('\n'))
+  assert.ok(issues.includes('server.listen[0].http2: is not supported yet'), issues.join('\n'))
   assert.ok(issues.includes('routes[0].colour: unknown key'), issues.join('\n'))
 })
 

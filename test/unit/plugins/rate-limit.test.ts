@@ -16,6 +16,7 @@ import { loadConfigObject } from '../../../src/config/load.js'
 import type { CompiledGateway, CompiledRoute } from '../../../src/config/compile.js'
 import { RouteTable } from '../../../src/routing/matcher.js'
 import { MemoryCounterStore } from '../../../src/stores/memory.js'
+import { WebSocketTunnels } from '../../../src/websocket/tunnels.js'
 
 function compile (routes: unknown[]): CompiledGateway {
   return loadConfigObject({ upstreams: { a: { targets: ['127.0.0.1:1'] } }, routes }).compiled
@@ -50,7 +51,8 @@ async function appFor (t: TestContext, config: CompiledGateway, hooks?: Map<stri
     upstreams: new Map(),
     transparentDispatcher: null as unknown as Dispatcher,
     counterStores: { memory: new MemoryCounterStore(), redis: null },
-    caches: new Map()
+    caches: new Map(),
+    tunnels: new WebSocketTunnels()
   })
   app.addHook('onRoute', (routeOptions) => {
     const hooks2 = routeOptions.onRequest

@@ -35,11 +35,13 @@ test('host[:port] syntax', () => {
   }
 })
 
-test('an upgrade is refused, except h2c, which is optional; Upgrade without Connection: upgrade is none', () => {
+test('websocket goes to its route, h2c is optional, any other upgrade is refused; Upgrade without Connection: upgrade is none', () => {
   const req = (upgrade: string, connection?: string): IncomingMessage =>
     ({ headers: { upgrade, ...(connection === undefined ? {} : { connection }) } }) as unknown as IncomingMessage
-  assert.equal(upgradeRequested(req('websocket', 'Upgrade')), 'refused')
-  assert.equal(upgradeRequested(req('websocket', 'keep-alive, upgrade')), 'refused')
+  assert.equal(upgradeRequested(req('websocket', 'Upgrade')), 'websocket')
+  assert.equal(upgradeRequested(req('WebSocket', 'keep-alive, upgrade')), 'websocket')
+  assert.equal(upgradeRequested(req('websocket, h2c', 'Upgrade')), 'refused')
+  assert.equal(upgradeRequested(req('tls/1.2', 'Upgrade')), 'refused')
   assert.equal(upgradeRequested(req('h2c', 'Upgrade, HTTP2-Settings')), 'optional')
   assert.equal(upgradeRequested(req('foo', 'close')), 'none')
   assert.equal(upgradeRequested(req('foo')), 'none')
