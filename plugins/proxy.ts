@@ -47,7 +47,8 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
       trust,
       underscoresInHeaders: options.config.server.underscoresInHeaders,
       bodyLimit: route.bodyLimit,
-      createEngine: (observer) => engine === 'reply-from'
+      // HTTP/2 upstreams always use the direct engine: reply-from would lose their trailers.
+      createEngine: (observer) => engine === 'reply-from' && (upstream?.config.protocol ?? 'http1') === 'http1'
         ? new ReplyFromEngine(observer, route.hooks)
         : new UndiciEngine(observer, route.hooks, {
           editsResponseHeaders: route.responseHeaders !== null || (upstream?.addsResponseHeaders ?? false) || route.cache?.consumeCdnHeader === true

@@ -101,6 +101,8 @@ export interface CompiledUpstream {
   readonly targets: readonly TargetSpec[]
   readonly balancer: BalancerOptions
   readonly tls: CompiledUpstreamTls | null
+  /** What carries requests to the targets: HTTP/1.1, HTTP/2 over TLS, or cleartext HTTP/2. */
+  readonly protocol: 'http1' | 'h2' | 'h2c'
   readonly timeouts: { readonly connectMs: number, readonly responseMs: number, readonly idleMs: number }
   readonly pool: { readonly connections: number | null, readonly keepAliveMs: number }
   readonly retries: RetryPolicy
@@ -409,6 +411,10 @@ function compileUpstream (name: string, upstream: UpstreamConfig, options: Compi
     }
   }
 
+  const protocol = upstream.protocol ?? 'http1'
+  if (protocol === 'h2' && !tlsEnabled) issues.add(joinPath(path, 'protocol'), 'h2 runs over TLS: enable tls, or use h2c for cleartext HTTP/2')
+  if (protocol === 'h2c' && tlsEnabled) issues.add(joinPath(path, 'protocol'), 'h2c is cleartext HTTP/2: use h2 with tls')
+
   const balancerKind = upstream.balancer ?? 'round-robin'
   if (upstream.hash !== undefined && balancerKind !== 'consistent-hash') {
     issues.add(joinPath(path, 'hash'), 'is only used with balancer: consistent-hash')
@@ -440,6 +446,7 @@ function compileUpstream (name: string, upstream: UpstreamConfig, options: Compi
       }
     },
     tls,
+    protocol,
     timeouts: {
       connectMs: duration(timeouts.connect, DEFAULTS.connectMs, joinPath(timeoutsPath, 'connect'), issues),
       responseMs: duration(timeouts.response, DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues),

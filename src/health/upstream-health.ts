@@ -288,7 +288,7 @@ function createProbe (check: CompiledHealthCheck, upstream: string, tls: Compile
     case 'tcp':
       return new TcpProbe(check.timeoutMs)
     case 'http':
-      return new HttpProbe({ path: check.path, host: check.host, expectStatus: check.expectStatus, expectBody: check.expectBody, timeoutMs: check.timeoutMs, tls })
+      return new HttpProbe({ path: check.path, host: check.host, expectStatus: check.expectStatus, expectBody: check.expectBody, timeoutMs: check.timeoutMs, tls, protocol: check.protocol })
     case 'custom':
       return new CustomProbe(upstream, check.name, check.check, check.timeoutMs)
   }
