@@ -148,7 +148,11 @@ export class H2SessionPool {
     await Promise.all(all.map(async entry => {
       entry.usable = false
       entry.clearIdle()
-      if (entry.session.closed || entry.session.destroyed) return
+      if (entry.session.destroyed) return
+      if (entry.active === 0) {
+        entry.session.destroy()
+        return
+      }
       await new Promise<void>(resolve => entry.session.close(resolve))
     }))
   }
@@ -205,8 +209,6 @@ export class H2SessionPool {
     session.on('error', (err: Error) => evict(err))
     session.on('frameError', () => undefined)
     session.once('close', () => evict(null))
-    // Sessions never keep the process alive on their own: close() ends them on shutdown.
-    socket.unref()
     return entry
   }
 
