@@ -47,8 +47,7 @@ export default async function proxy (app: FastifyInstance, options: GatewayPlugi
       trust,
       underscoresInHeaders: options.config.server.underscoresInHeaders,
       bodyLimit: route.bodyLimit,
-      // HTTP/2 upstreams always use the direct engine: reply-from would lose their trailers.
-      createEngine: (observer) => engine === 'reply-from' && (upstream?.config.protocol ?? 'http1') === 'http1'
+      createEngine: (observer) => engine === 'reply-from'
         ? new ReplyFromEngine(observer, route.hooks)
         : new UndiciEngine(observer, route.hooks, {
           editsResponseHeaders: route.responseHeaders !== null || (upstream?.addsResponseHeaders ?? false) || route.cache?.consumeCdnHeader === true

@@ -249,10 +249,6 @@ class H2Exchange {
   private readonly onEnd = (): void => {
     if (this.done) return
     if (!this.responded) return
-    // node:http2 ends the readable side of a reset stream too: a reset is no end of the
-    // body, and is left to 'close' to fail.
-    const rstCode = this.stream?.rstCode
-    if (rstCode !== undefined && rstCode !== h2.NGHTTP2_NO_ERROR) return
     this.done = true
     this.handler.onComplete?.(this.trailers ?? [])
   }

@@ -244,11 +244,13 @@ test('h2c: a large response body is streamed down with backpressure', async (t) 
   assert.equal(res.statusCode, 200)
   // The client reads nothing yet: the origin must be held back long before the end.
   await eventually(() => blocked, 5000, 'the origin was never held back')
+  // Held: no byte written for one polling interval, while waiting for 'drain'.
+  let last = -1
   await pollUntil(async () => {
-    const before = written
-    await new Promise(resolve => setImmediate(resolve))
-    return written === before && blocked
-  }, 20, 2000, 'the origin kept writing')
+    const held = blocked && written === last
+    last = written
+    return held
+  }, 50, 5000, 'the origin kept writing')
   assert.ok(written < total / 2, `the origin wrote ${written} bytes of ${total} while the client read nothing`)
   let received = 0
   for await (const part of res.body) received += (part as Buffer).length
@@ -297,6 +299,17 @@ test('h2c: an origin that resets the stream before answering gives 502, and the 
   assert.equal(res.json<ErrorBody>().error.code, 'UPSTREAM_UNAVAILABLE')
   assert.equal((await get(`${gw.url}/ok`)).text, 'fine')
   assert.equal(gw.gateway.liveUpstreams.get('up')?.targets[0]?.inflight, 0)
+})
+
+test('h2c: a stream reset before the response is retried on the next target (a connect error)', async (t) => {
+  const resetting = await startRawH2Origin(t, (socket, id) => socket.write(h2Reset(id, 2)))
+  const good = await startH2Origin(t, answerH2('second'))
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [resetting.address, good.address], protocol: 'h2c', retries: { attempts: 1 } } },
+    routes: [{ name: 'r', upstream: 'up' }]
+  })
+  const get = client(t)
+  for (let i = 0; i < 4; i++) assert.equal((await get(`${gw.url}/`)).text, 'second')
 })
 
 test('h2c: an origin that resets the stream mid-body cuts the client off, and the gateway serves on', async (t) => {
