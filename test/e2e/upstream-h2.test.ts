@@ -17,6 +17,7 @@ import { startBlackhole } from '../helpers/blackhole.js'
 import { refusedPort } from '../helpers/ports.js'
 import { client, rawExchange, type ErrorBody } from '../helpers/client.js'
 import { eventually, pollUntil, within } from '../helpers/deadline.js'
+import { metricsText, sample } from '../helpers/metrics.js'
 
 test('an HTTP/1.1 client reaches an h2c-only origin through the gateway', async (t) => {
   const up = await startH2Origin(t, answerH2('Response from H2C'))
@@ -394,11 +395,19 @@ test('h2c: an active HTTP health check speaks HTTP/2 and keeps the target health
   assert.equal((await client(t)(`${gw.url}/`)).status, 404)
 })
 
-test('h2c: the debug log and metrics see one connection for many sequential requests', async (t) => {
+test('h2c: metrics count the first request on a session as a new connection, later streams on it as reused', async (t) => {
   const up = await startH2Origin(t, answerH2('ok'))
-  const gw = await startGateway(t, { upstreams: { up: { targets: [up.address], protocol: 'h2c' } }, routes: [{ name: 'r', upstream: 'up' }] })
+  const gw = await startGateway(t, {
+    metrics: { listen: { host: '127.0.0.1', port: 0 } },
+    upstreams: { up: { targets: [up.address], protocol: 'h2c' } },
+    routes: [{ name: 'r', upstream: 'up' }]
+  })
   const get = client(t)
   for (let i = 0; i < 5; i++) assert.equal((await get(`${gw.url}/${i}`)).status, 200)
+  const text = await metricsText(gw.gateway)
   assert.equal(up.sessions.length, 1)
   assert.equal(gw.gateway.liveUpstreams.get('up')?.targets[0]?.connectionsOpened, 1)
+  assert.equal(sample(text, 'tollgate_upstream_connections_total', { upstream: 'up', reused: 'false' }), 1)
+  assert.equal(sample(text, 'tollgate_upstream_connections_total', { upstream: 'up', reused: 'true' }), 4)
+  assert.equal(sample(text, 'tollgate_upstream_requests_total', { upstream: 'up', target: up.address, status: '200' }), 5)
 })
