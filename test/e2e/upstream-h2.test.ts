@@ -369,6 +369,36 @@ test('h2c: an origin that sends a huge header block gives 502, and the gateway s
   assert.equal((await get(`${gw.url}/ok`)).text, 'fine')
 })
 
+test('h2c: responses HTTP/2 forbids or the gateway cannot pass on give 502, and the gateway serves on', async (t) => {
+  // HPACK literals with the indexed name :status (static index 8), and one connection-specific header.
+  const literal = (nameIndex: number, value: string): Buffer => Buffer.concat([Buffer.from([nameIndex, value.length]), Buffer.from(value, 'latin1')])
+  const blocks: Record<string, Buffer> = {
+    '/letters': literal(0x08, 'abc'),
+    '/nine-nine-nine': literal(0x08, '999'),
+    '/switching': literal(0x08, '101'),
+    '/connection': Buffer.concat([Buffer.from([0x88, 0x00, 10]), Buffer.from('connection'), Buffer.from([5]), Buffer.from('close')])
+  }
+  const paths = Object.keys(blocks)
+  let next = 0
+  const up = await startRawH2Origin(t, (socket, id) => {
+    const block = blocks[paths[next++ % paths.length] as string] as Buffer
+    socket.write(Buffer.concat([h2Frame(1, 0x4 | 0x1, id, block)]))
+  })
+  const good = await startH2Origin(t, answerH2('fine'))
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [up.address], protocol: 'h2c', retries: { attempts: 0 } }, good: { targets: [good.address], protocol: 'h2c' } },
+    routes: [{ name: 'bad', upstream: 'up', match: { path: '/bad/*' } }, { name: 'good', upstream: 'good' }]
+  })
+  const get = client(t)
+  for (const path of paths) {
+    const res = await within(get(`${gw.url}/bad${path}`), 5000, `${path}: no answer`)
+    assert.equal(res.status, 502, path)
+    assert.equal(res.json<ErrorBody>().error.code, 'UPSTREAM_UNAVAILABLE', path)
+  }
+  assert.equal((await get(`${gw.url}/ok`)).text, 'fine')
+  assert.equal(gw.gateway.liveUpstreams.get('up')?.targets[0]?.inflight, 0)
+})
+
 test('h2c: an HTTP/1.1-only target fails with 502, not a hang', async (t) => {
   const h1 = await startOrigin(t, 'h1')
   const gw = await startGateway(t, {
