@@ -399,6 +399,22 @@ test('h2c: responses HTTP/2 forbids or the gateway cannot pass on give 502, and 
   assert.equal(gw.gateway.liveUpstreams.get('up')?.targets[0]?.inflight, 0)
 })
 
+test('h2c: an origin that allows no stream at all costs at most one connection per request, which times out with 504', async (t) => {
+  // SETTINGS_MAX_CONCURRENT_STREAMS (0x3) = 0.
+  const none = Buffer.from([0x00, 0x03, 0x00, 0x00, 0x00, 0x00])
+  const up = await startRawH2Origin(t, () => undefined, none)
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [up.address], protocol: 'h2c', timeouts: { response: '300ms' }, retries: { attempts: 0 } } },
+    routes: [{ name: 'r', upstream: 'up' }]
+  })
+  const get = client(t)
+  const first = await within(get(`${gw.url}/`), 3000, 'no answer')
+  assert.equal(first.status, 504)
+  const replies = await within(Promise.all(Array.from({ length: 10 }, async () => await get(`${gw.url}/`))), 3000, 'no answers')
+  assert.deepEqual(new Set(replies.map(r => r.status)), new Set([504]))
+  assert.ok(up.connections() <= 11, `${up.connections()} connections for 11 requests`)
+})
+
 test('h2c: an HTTP/1.1-only target fails with 502, not a hang', async (t) => {
   const h1 = await startOrigin(t, 'h1')
   const gw = await startGateway(t, {

@@ -88,13 +88,16 @@ export const h2Reset = (streamId: number, code: number): Buffer => {
 
 /**
  * A hand-written HTTP/2 origin, for what node:http2 will not send (a reset in the middle of
- * a body): it answers the client's preface with SETTINGS (and acks the client's), and calls
+ * a body): it answers the client's preface with SETTINGS (`settings`: their payload) and acks
+ * the client's, and calls
  * `onRequest` with the id of each HEADERS frame the client opens a stream with.
  */
-export async function startRawH2Origin (t: TestContext, onRequest: (socket: import('node:net').Socket, streamId: number) => void): Promise<{ port: number, address: string }> {
+export async function startRawH2Origin (t: TestContext, onRequest: (socket: import('node:net').Socket, streamId: number) => void, settings: Buffer = Buffer.alloc(0)): Promise<{ port: number, address: string, connections: () => number }> {
   const { createServer: createNetServer } = await import('node:net')
   const sockets = new Set<import('node:net').Socket>()
+  let accepted = 0
   const server = createNetServer((socket) => {
+    accepted++
     sockets.add(socket)
     socket.on('error', () => undefined)
     socket.once('close', () => sockets.delete(socket))
@@ -106,7 +109,7 @@ export async function startRawH2Origin (t: TestContext, onRequest: (socket: impo
         if (buffered.length < 24) return
         buffered = buffered.subarray(24)
         prefaceSeen = true
-        socket.write(h2Frame(4, 0, 0))
+        socket.write(h2Frame(4, 0, 0, settings))
       }
       while (buffered.length >= 9) {
         const length = buffered.readUIntBE(0, 3)
@@ -127,5 +130,5 @@ export async function startRawH2Origin (t: TestContext, onRequest: (socket: impo
     for (const socket of sockets) socket.destroy()
     await new Promise<void>(resolve => server.close(() => resolve()))
   })
-  return { port: address.port, address: `127.0.0.1:${address.port}` }
+  return { port: address.port, address: `127.0.0.1:${address.port}`, connections: () => accepted }
 }
