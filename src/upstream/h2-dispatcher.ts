@@ -158,9 +158,7 @@ class H2Exchange {
   /** undici's abort: the attempt gave up (a deadline, the client left). */
   private readonly abort: Abort = (reason) => {
     if (this.done) return
-    const stream = this.stream
-    if (stream !== null && !stream.closed) stream.close(h2.NGHTTP2_CANCEL)
-    this.fail(reason ?? new undiciErrors.RequestAbortedError())
+    this.cancel(reason ?? new undiciErrors.RequestAbortedError())
   }
 
   private open (entry: H2Session): void {
@@ -221,7 +219,15 @@ class H2Exchange {
       if (Array.isArray(value)) for (const item of value) raw.push(Buffer.from(name, 'latin1'), Buffer.from(item, 'latin1'))
       else raw.push(Buffer.from(name, 'latin1'), Buffer.from(String(value), 'latin1'))
     }
-    const more = this.handler.onHeaders?.(status, raw, this.resume, '') ?? true
+    let more: boolean
+    try {
+      more = this.handler.onHeaders?.(status, raw, this.resume, '') ?? true
+    } catch (err) {
+      // As undici's core does: a handler that throws ends the exchange, never the process
+      // (this runs inside a stream event).
+      this.cancel(err as Error)
+      return
+    }
     if (more === false && !this.done) this.stream?.pause()
   }
 
@@ -231,7 +237,21 @@ class H2Exchange {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.done) return
-    if (this.handler.onData?.(chunk) === false && !this.done) this.stream?.pause()
+    let more: boolean
+    try {
+      more = this.handler.onData?.(chunk) ?? true
+    } catch (err) {
+      this.cancel(err as Error)
+      return
+    }
+    if (!more && !this.done) this.stream?.pause()
+  }
+
+  /** Resets the stream (CANCEL) and fails the exchange with `err`. */
+  private cancel (err: Error): void {
+    const stream = this.stream
+    if (stream !== null && !stream.closed) stream.close(h2.NGHTTP2_CANCEL)
+    this.fail(err)
   }
 
   /** Trailers arrive before 'end' on node:http2's stream (unlike undici's h2 client). */
@@ -258,9 +278,7 @@ class H2Exchange {
   }
 
   private readonly onBodyError = (err: Error): void => {
-    const stream = this.stream
-    if (stream !== null && !stream.closed) stream.close(h2.NGHTTP2_CANCEL)
-    this.fail(err)
+    this.cancel(err)
   }
 
   private readonly onClose = (): void => {

@@ -187,10 +187,9 @@ export class H2SessionPool {
       clearTimeout(connectTimer)
       entry.clearIdle()
       if (err !== null) entry.failure ??= err
-      if (entry.usable) {
-        entry.usable = false
-        this.sessions = this.sessions.filter(other => other !== entry)
-      }
+      // An idle session marked itself unusable already: it leaves the list here too.
+      entry.usable = false
+      if (this.sessions.includes(entry)) this.sessions = this.sessions.filter(other => other !== entry)
       if (!entry.ready) entry.settle(entry.failure ?? new H2SessionClosedError('the HTTP/2 session closed before it was ready'))
     }
     session.once('connect', () => {

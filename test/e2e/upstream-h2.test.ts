@@ -415,6 +415,22 @@ test('h2c: an origin that allows no stream at all costs at most one connection p
   assert.ok(up.connections() <= 11, `${up.connections()} connections for 11 requests`)
 })
 
+test('h2c: a response header with a control character in its value never reaches the client, and the gateway serves on', async (t) => {
+  // :status 200, then a literal header x-bad: "a\x01b" (new name, without indexing).
+  const block = Buffer.concat([Buffer.from([0x88, 0x00, 5]), Buffer.from('x-bad'), Buffer.from([3, 0x61, 0x01, 0x62])])
+  const up = await startRawH2Origin(t, (socket, id) => socket.write(h2Frame(1, 0x4 | 0x1, id, block)))
+  const good = await startH2Origin(t, answerH2('fine'))
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [up.address], protocol: 'h2c', retries: { attempts: 0 } }, good: { targets: [good.address], protocol: 'h2c' } },
+    routes: [{ name: 'bad', upstream: 'up', match: { path: '/bad' } }, { name: 'good', upstream: 'good' }]
+  })
+  const res = await rawExchange(gw.port, 'GET /bad HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { timeoutMs: 3000 })
+  // nghttp2 drops the malformed field (HTTP/1.1's parser refuses the whole response instead).
+  assert.match(res.data, /^HTTP\/1\.1 200 /)
+  assert.doesNotMatch(res.data, /x-bad/)
+  assert.equal((await client(t)(`${gw.url}/ok`)).text, 'fine')
+})
+
 test('h2c: an HTTP/1.1-only target fails with 502, not a hang', async (t) => {
   const h1 = await startOrigin(t, 'h1')
   const gw = await startGateway(t, {

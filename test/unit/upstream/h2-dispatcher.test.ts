@@ -1,6 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import type { Dispatcher } from 'undici'
 import { H2Dispatcher } from '../../../src/upstream/h2-dispatcher.js'
+import { eventually, within } from '../../helpers/deadline.js'
 
 function client (origin = 'http://127.0.0.1:8080'): H2Dispatcher {
   return new H2Dispatcher(origin, {
@@ -43,4 +47,36 @@ test('the scheme follows the origin, and a symbol-keyed header is never sent', (
   assert.equal(head[':scheme'], 'https')
   assert.deepEqual(head['x-a'], ['1', '2'])
   assert.equal(Object.getOwnPropertySymbols(head).length, 0)
+})
+
+test('a handler that throws while the response arrives fails the exchange with its error, and the stream is cancelled', async (t) => {
+  const server = createServer()
+  const resets: number[] = []
+  server.on('stream', (stream) => {
+    stream.on('error', () => undefined)
+    stream.once('close', () => resets.push(stream.rstCode ?? -1))
+    stream.respond({ ':status': 200 })
+    stream.write('part')
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const h2 = new H2Dispatcher(`http://127.0.0.1:${port}`, {
+    address: { kind: 'tcp', host: '127.0.0.1', port, id: `127.0.0.1:${port}` },
+    tls: null, connectMs: 1000, keepAliveMs: 1000, maxSessions: null, onConnection: () => undefined, onStream: () => undefined
+  })
+  t.after(async () => {
+    await h2.destroy()
+    await new Promise<void>(resolve => server.close(() => resolve()))
+  })
+  const failed = new Promise<Error>(resolve => {
+    h2.dispatch({ origin: `http://127.0.0.1:${port}`, method: 'GET', path: '/' }, {
+      onConnect: () => undefined,
+      onHeaders: () => { throw new Error('handler broke') },
+      onError: resolve
+    } as unknown as Dispatcher.DispatchHandler)
+  })
+  const err = await within(failed, 2000, 'onError was not called')
+  assert.equal(err.message, 'handler broke')
+  await eventually(() => resets.length === 1, 2000, 'the stream was not closed')
+  assert.equal(resets[0], 8, 'RST_STREAM CANCEL')
 })
