@@ -49,6 +49,14 @@ export class H2StreamResetError extends Error {
   }
 }
 
+/** An upstream's response header block (or trailers) over the gateway's limit. */
+export class HeadersTooLargeError extends Error {
+  readonly code = 'TOLLGATE_HEADERS_TOO_LARGE'
+  constructor (size: number, limit: number) {
+    super(`the upstream's header block is ${size} bytes, over the limit of ${limit}`)
+  }
+}
+
 /** RFC 9113 §7 error codes. */
 const H2_ERROR_NAMES: readonly string[] = [
   'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED',
@@ -95,7 +103,7 @@ export function classifyFailure (err: unknown): FailureKind {
       return 'aborted'
   }
   if (CONNECT_CODES.has(code)) return 'connect'
-  if (code === 'TOLLGATE_H2_PROTOCOL') return 'protocol'
+  if (code === 'TOLLGATE_H2_PROTOCOL' || code === 'TOLLGATE_HEADERS_TOO_LARGE') return 'protocol'
   // A session that failed or closed, or a stream reset before the response began, is the
   // HTTP/2 form of a reset connection.
   if (code === 'TOLLGATE_H2_STREAM_RESET' || code === 'TOLLGATE_H2_SESSION_CLOSED' || code.startsWith('ERR_HTTP2_')) return 'connect'

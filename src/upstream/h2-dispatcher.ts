@@ -13,8 +13,8 @@
 import { constants as h2, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader, type OutgoingHttpHeaders } from 'node:http2'
 import { Readable } from 'node:stream'
 import { Dispatcher, errors as undiciErrors } from 'undici'
-import { H2SessionPool, type H2Session, type H2SessionOptions } from './h2-sessions.js'
-import { H2SessionClosedError, H2StreamResetError } from './errors.js'
+import { H2SessionPool, MAX_RESPONSE_HEADER_LIST, type H2Session, type H2SessionOptions } from './h2-sessions.js'
+import { H2SessionClosedError, H2StreamResetError, HeadersTooLargeError } from './errors.js'
 
 /**
  * Connection-specific headers (RFC 9113 §8.2.2): an HTTP/2 request carrying one is
@@ -212,12 +212,20 @@ class H2Exchange {
     this.responded = true
     const status = Number(headers[':status'])
     const raw: Buffer[] = []
+    // Sized as SETTINGS_MAX_HEADER_LIST_SIZE counts (RFC 9113 §6.5.2): node:http2 advertises
+    // the limit but does not hold the peer to it.
+    let size = 0
     for (const name of Object.keys(headers)) {
-      if (name.startsWith(':')) continue
       const value = headers[name]
       if (value === undefined) continue
-      if (Array.isArray(value)) for (const item of value) raw.push(Buffer.from(name, 'latin1'), Buffer.from(item, 'latin1'))
-      else raw.push(Buffer.from(name, 'latin1'), Buffer.from(String(value), 'latin1'))
+      for (const item of Array.isArray(value) ? value : [String(value)]) {
+        size += name.length + item.length + 32
+        if (!name.startsWith(':')) raw.push(Buffer.from(name, 'latin1'), Buffer.from(item, 'latin1'))
+      }
+    }
+    if (size > MAX_RESPONSE_HEADER_LIST) {
+      this.cancel(new HeadersTooLargeError(size, MAX_RESPONSE_HEADER_LIST))
+      return
     }
     let more: boolean
     try {
@@ -256,12 +264,21 @@ class H2Exchange {
 
   /** Trailers arrive before 'end' on node:http2's stream (unlike undici's h2 client). */
   private readonly onTrailers = (headers: IncomingHttpHeaders): void => {
+    if (this.done) return
     const raw: string[] = []
+    let size = 0
     for (const name of Object.keys(headers)) {
       if (name.startsWith(':')) continue
       const value = headers[name]
       if (value === undefined) continue
-      for (const item of Array.isArray(value) ? value : [String(value)]) raw.push(name, item)
+      for (const item of Array.isArray(value) ? value : [String(value)]) {
+        size += name.length + item.length + 32
+        raw.push(name, item)
+      }
+    }
+    if (size > MAX_RESPONSE_HEADER_LIST) {
+      this.cancel(new HeadersTooLargeError(size, MAX_RESPONSE_HEADER_LIST))
+      return
     }
     this.trailers = raw
   }

@@ -171,7 +171,8 @@ export class H2SessionPool {
     const socket = this.dial()
     const session = http2Connect(this.authority, {
       createConnection: () => socket,
-      // A response header block is held in memory whole: bound it (nghttp2 resets the stream).
+      // A response header block is held in memory whole: bound its fields here (the stream
+      // is reset), its bytes in the dispatcher (node:http2 only advertises that limit).
       maxHeaderListPairs: 256,
       settings: { enablePush: false, maxHeaderListSize: MAX_RESPONSE_HEADER_LIST }
     })

@@ -132,3 +132,38 @@ export async function startRawH2Origin (t: TestContext, onRequest: (socket: impo
   })
   return { port: address.port, address: `127.0.0.1:${address.port}`, connections: () => accepted }
 }
+
+/** An HPACK integer (RFC 7541 §5.1) with a `prefix`-bit prefix, its first byte or-ed with `first`. */
+function hpackInteger (value: number, prefix: number, first = 0): number[] {
+  const max = (1 << prefix) - 1
+  if (value < max) return [first | value]
+  const bytes = [first | max]
+  let rest = value - max
+  while (rest >= 128) {
+    bytes.push((rest & 0x7f) | 0x80)
+    rest >>= 7
+  }
+  bytes.push(rest)
+  return bytes
+}
+
+/** A header field as an HPACK literal without indexing, new name (RFC 7541 §6.2.2). */
+export function hpackLiteral (name: string, value: string): Buffer {
+  return Buffer.concat([
+    Buffer.from([0x00, ...hpackInteger(name.length, 7)]), Buffer.from(name, 'latin1'),
+    Buffer.from(hpackInteger(value.length, 7)), Buffer.from(value, 'latin1')
+  ])
+}
+
+/** A header block as HEADERS plus CONTINUATION frames of at most 16 KiB (the default frame size). */
+export function h2HeaderFrames (streamId: number, block: Buffer, endStream: boolean): Buffer {
+  const frames: Buffer[] = []
+  for (let at = 0; at < block.length || at === 0; at += 16384) {
+    const part = block.subarray(at, at + 16384)
+    const last = at + 16384 >= block.length
+    const type = at === 0 ? 1 : 9
+    const flags = (last ? 0x4 : 0) | (at === 0 && endStream ? 0x1 : 0)
+    frames.push(h2Frame(type, flags, streamId, part))
+  }
+  return Buffer.concat(frames)
+}
