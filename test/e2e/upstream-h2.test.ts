@@ -465,6 +465,34 @@ test('h2c: an active HTTP health check speaks HTTP/2 and keeps the target health
   assert.equal((await client(t)(`${gw.url}/`)).status, 404)
 })
 
+test('h2: an active HTTP health check speaks HTTP/2 over TLS with the upstream\'s CA and SNI', async (t) => {
+  const pki = makePki(t)
+  const up = await startH2Origin(t, (stream, headers) => {
+    stream.respond({ ':status': 200 })
+    stream.end(`sni=${String((stream.session?.socket as import('node:tls').TLSSocket).servername)} path=${String(headers[':path'])}`)
+  }, { pki })
+  const gw = await startGateway(t, {
+    upstreams: {
+      up: {
+        targets: [up.address], protocol: 'h2', tls: { ca: pki.files.ca, servername: 'localhost' },
+        healthCheck: { type: 'http', path: '/health', expectBody: 'sni=localhost path=/health', interval: '100ms', timeout: '100ms' }
+      }
+    },
+    routes: [{ name: 'r', upstream: 'up' }]
+  })
+  await eventually(() => up.requests.filter(h => h[':path'] === '/health').length >= 2, 3000, 'no HTTP/2 health checks arrived')
+  assert.equal(gw.gateway.liveUpstreams.get('up')?.targets[0]?.healthy, true)
+})
+
+test('h2c: an HTTP health check of a target that does not speak HTTP/2 marks it unhealthy', async (t) => {
+  const h1 = await startOrigin(t, 'h1')
+  const gw = await startGateway(t, {
+    upstreams: { up: { targets: [h1.address], protocol: 'h2c', healthCheck: { type: 'http', path: '/', interval: '100ms', timeout: '100ms' } } },
+    routes: [{ name: 'r', upstream: 'up' }]
+  })
+  await eventually(() => gw.gateway.liveUpstreams.get('up')?.targets[0]?.healthy === false, 3000, 'the target stayed healthy')
+})
+
 test('h2c: metrics count the first request on a session as a new connection, later streams on it as reused', async (t) => {
   const up = await startH2Origin(t, answerH2('ok'))
   const gw = await startGateway(t, {

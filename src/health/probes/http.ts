@@ -110,11 +110,8 @@ export class HttpProbe implements Probe {
       const current = session
       current.on('error', (err) => settle(false, `request failed: ${describeError(err)}`))
       current.once('connect', () => { stage = 'connected, but no response' })
-      // Whatever the outcome, the session goes with the check.
-      const done: typeof settle = (healthy, reason) => {
-        settle(healthy, reason)
-        current.destroy()
-      }
+      // Whatever the outcome, settling destroys the session (settleOnce's release).
+      const done = settle
       const stream = current.request({ ':method': 'GET', ':path': path, ':authority': hostHeader, 'user-agent': USER_AGENT, accept: '*/*' }, { endStream: true })
       stream.on('error', (err) => done(false, `request failed: ${describeError(err)}`))
       stream.on('response', (headers) => {
