@@ -159,6 +159,26 @@ test('h2c: a response slower than timeouts.response answers 504, and the stream 
   assert.equal(gw.gateway.liveUpstreams.get('slow')?.targets[0]?.inflight, 0)
 })
 
+test('h2c: a body that stalls longer than timeouts.response is cut, and the stream is cancelled', async (t) => {
+  const cancelled: number[] = []
+  const up = await startH2Origin(t, (stream) => {
+    stream.once('close', () => cancelled.push(stream.rstCode ?? -1))
+    stream.respond({ ':status': 200 })
+    stream.write('first part;')
+  })
+  const gw = await startGateway(t, {
+    upstreams: { slow: { targets: [up.address], protocol: 'h2c', timeouts: { response: '300ms' } } },
+    routes: [{ name: 'r', upstream: 'slow' }]
+  })
+  const res = await rawExchange(gw.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 5000 })
+  assert.match(res.data, /first part;/)
+  assert.ok(res.closedByServer, 'the client connection was closed')
+  assert.ok(res.elapsedMs >= 290 && res.elapsedMs < 1500, `cut after ${res.elapsedMs.toFixed(0)} ms`)
+  assert.doesNotMatch(res.data, /\r\n0\r\n\r\n$/)
+  await eventually(() => cancelled.length === 1, 2000, 'the upstream stream was not reset')
+  assert.equal(cancelled[0], 8)
+})
+
 test('h2c: a refused connection is retried on the next target', async (t) => {
   const port = await refusedPort(t)
   const up = await startH2Origin(t, answerH2('second'))
