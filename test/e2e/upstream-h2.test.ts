@@ -8,7 +8,9 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { request } from 'undici'
-import type { ServerHttp2Stream } from 'node:http2'
+import { createServer as createH2Server, type ServerHttp2Stream } from 'node:http2'
+import { join } from 'node:path'
+import { tempFolder } from '../helpers/files.js'
 import { startH2Origin, startRawH2Origin, answerH2, h2Frame, h2HeaderFrames, h2Reset, hpackLiteral, H2_HEADERS_200 } from '../helpers/h2-origin.js'
 import { startOrigin } from '../helpers/origin.js'
 import { makePki } from '../helpers/certs.js'
@@ -43,6 +45,21 @@ test('h2c: connection-specific request headers are not sent, and TE: trailers is
   }
   assert.equal(seen.te, 'trailers')
   assert.equal(seen[':authority'], 'a.test')
+})
+
+test('h2c: a Unix-socket target is reached through its socket path', async (t) => {
+  const socketPath = join(tempFolder(t, 'tollgate-h2sock-'), 'app.sock')
+  const server = createH2Server((_req, res) => { res.end(`over ${socketPath}`) })
+  const sessions: import('node:http2').ServerHttp2Session[] = []
+  server.on('session', (session) => sessions.push(session))
+  await new Promise<void>(resolve => server.listen(socketPath, resolve))
+  t.after(async () => {
+    for (const session of sessions) session.destroy()
+    await new Promise<void>(resolve => server.close(() => resolve()))
+  })
+  const gw = await startGateway(t, { upstreams: { up: { targets: [{ socketPath }], protocol: 'h2c' } }, routes: [{ name: 'r', upstream: 'up' }] })
+  const res = await client(t)(`${gw.url}/`)
+  assert.equal(res.text, `over ${socketPath}`)
 })
 
 test('h2 over TLS: one session carries many concurrent streams', async (t) => {
