@@ -104,6 +104,8 @@ export interface CompiledUpstream {
   readonly tls: CompiledUpstreamTls | null
   /** The CONNECT proxy every target is reached through, or null for direct connections. */
   readonly proxy: CompiledProxy | null
+  /** What carries requests to the targets: HTTP/1.1, HTTP/2 over TLS, or cleartext HTTP/2. */
+  readonly protocol: 'http1' | 'h2' | 'h2c'
   readonly timeouts: { readonly connectMs: number, readonly responseMs: number, readonly idleMs: number }
   readonly pool: { readonly connections: number | null, readonly keepAliveMs: number }
   readonly retries: RetryPolicy
@@ -416,6 +418,10 @@ function compileUpstream (name: string, upstream: UpstreamConfig, options: Compi
   }
 
   const proxy = compileProxy(upstream, targets, path, issues)
+  const protocol = upstream.protocol ?? 'http1'
+  if (protocol === 'h2' && !tlsEnabled) issues.add(joinPath(path, 'protocol'), 'h2 runs over TLS: enable tls, or use h2c for cleartext HTTP/2')
+  if (protocol === 'h2c' && tlsEnabled) issues.add(joinPath(path, 'protocol'), 'h2c is cleartext HTTP/2: use h2 with tls')
+  if (proxy !== null && protocol !== 'http1') issues.add(joinPath(path, 'proxy'), `a ${protocol} upstream cannot be reached through a proxy yet: only http1`)
 
   const balancerKind = upstream.balancer ?? 'round-robin'
   if (upstream.hash !== undefined && balancerKind !== 'consistent-hash') {
@@ -449,6 +455,7 @@ function compileUpstream (name: string, upstream: UpstreamConfig, options: Compi
     },
     tls,
     proxy,
+    protocol,
     timeouts: {
       connectMs: duration(timeouts.connect, DEFAULTS.connectMs, joinPath(timeoutsPath, 'connect'), issues),
       responseMs: duration(timeouts.response, DEFAULTS.responseMs, joinPath(timeoutsPath, 'response'), issues),

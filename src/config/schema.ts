@@ -301,7 +301,12 @@ export const UpstreamSchema = closed({
     cookie: Type.Optional(Type.String({ pattern: TOKEN_PATTERN, errorMessage: 'is not a valid cookie name', description: 'sticky-cookie: the cookie naming the target (an opaque token, not the address). Issued on the first response, honoured on every path, re-issued when its target is gone.', default: 'tollgate_session', examples: ['backend'] })),
     ttl: Type.Optional(duration({ description: 'the cookie\'s Max-Age.', default: '1h', examples: ['30m'] }))
   })),
-  protocol: Type.Optional(Type.Literal('http1', { errorMessage: 'must be http1 (h2 and h2c upstreams are not supported yet)', description: 'only `http1` so far (h2, h2c come later).', default: 'http1', examples: ['http1'] })),
+  protocol: Type.Optional(Type.Union([Type.Literal('http1'), Type.Literal('h2'), Type.Literal('h2c')], {
+    errorMessage: 'must be http1, h2 or h2c',
+    description: 'what carries requests to the targets: `http1` (HTTP/1.1, pooled connections), `h2` (HTTP/2 over TLS, negotiated by ALPN: needs `tls`) or `h2c` (cleartext HTTP/2 by prior knowledge). h2 and h2c multiplex many requests on one connection, forward response trailers (gRPC), and are used whatever `server.engine` says.',
+    default: 'http1',
+    examples: ['h2c']
+  })),
   tls: Type.Optional(UpstreamTlsSchema),
   proxy: Type.Optional(closed({
     url: Type.String({

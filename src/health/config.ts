@@ -32,6 +32,8 @@ export type CompiledHealthCheck =
     /** Statuses that pass; null: any 2xx or 3xx. */
     readonly expectStatus: readonly number[] | null
     readonly expectBody: BodyMatch | null
+    /** The upstream's protocol: the check speaks it, so it checks what traffic will use. */
+    readonly protocol: 'http1' | 'h2' | 'h2c'
   }
   | CheckCommon & { readonly type: 'custom', readonly name: string, readonly check: HealthCheckFunction }
 
@@ -73,19 +75,19 @@ const KEYS_BY_TYPE: Readonly<Record<CompiledHealthCheck['type'], ReadonlySet<str
 }
 const COMMON_KEYS: ReadonlySet<string> = new Set(['type', 'interval', 'timeout', 'healthyThreshold', 'unhealthyThreshold'])
 
-type HealthKeys = Pick<UpstreamConfig, 'healthCheck' | 'passive' | 'notify'>
+type HealthKeys = Pick<UpstreamConfig, 'healthCheck' | 'passive' | 'notify' | 'protocol'>
 
 export function compileHealth (upstream: HealthKeys, path: string, registry: HealthCheckRegistry | undefined, issues: IssueList): CompiledHealth {
   const { healthCheck, passive, notify } = upstream
   return {
-    check: healthCheck === undefined ? null : compileCheck(healthCheck, joinPath(path, 'healthCheck'), registry, issues),
+    check: healthCheck === undefined ? null : compileCheck(healthCheck, joinPath(path, 'healthCheck'), registry, issues, upstream.protocol ?? 'http1'),
     passive: passive === undefined ? null : compilePassive(passive, joinPath(path, 'passive'), issues),
     webhook: notify === undefined ? null : compileWebhook(notify.webhook, joinPath(joinPath(path, 'notify'), 'webhook'), issues),
     fingerprint: createHash('sha256').update(JSON.stringify([healthCheck ?? null, passive ?? null, notify ?? null])).digest('base64url')
   }
 }
 
-function compileCheck (spec: NonNullable<HealthKeys['healthCheck']>, path: string, registry: HealthCheckRegistry | undefined, issues: IssueList): CompiledHealthCheck | null {
+function compileCheck (spec: NonNullable<HealthKeys['healthCheck']>, path: string, registry: HealthCheckRegistry | undefined, issues: IssueList, protocol: 'http1' | 'h2' | 'h2c'): CompiledHealthCheck | null {
   const type = spec.type ?? HEALTH_DEFAULTS.type
   const own = KEYS_BY_TYPE[type]
   for (const key of Object.keys(spec)) {
@@ -123,7 +125,8 @@ function compileCheck (spec: NonNullable<HealthKeys['healthCheck']>, path: strin
         path: spec.path ?? HEALTH_DEFAULTS.path,
         host,
         expectStatus: spec.expectStatus === undefined ? null : [...new Set(spec.expectStatus)],
-        expectBody: spec.expectBody === undefined ? null : (issues.attempt(joinPath(path, 'expectBody'), () => compileBodyMatch(spec.expectBody as string)) ?? null)
+        expectBody: spec.expectBody === undefined ? null : (issues.attempt(joinPath(path, 'expectBody'), () => compileBodyMatch(spec.expectBody as string)) ?? null),
+        protocol
       }
     }
     case 'custom': {

@@ -291,7 +291,7 @@ function createProbe (check: CompiledHealthCheck, upstream: string, tls: Compile
     case 'tcp':
       return new TcpProbe(check.timeoutMs, proxy)
     case 'http':
-      return new HttpProbe({ path: check.path, host: check.host, expectStatus: check.expectStatus, expectBody: check.expectBody, timeoutMs: check.timeoutMs, tls, proxy })
+      return new HttpProbe({ path: check.path, host: check.host, expectStatus: check.expectStatus, expectBody: check.expectBody, timeoutMs: check.timeoutMs, tls, proxy, protocol: check.protocol })
     case 'custom':
       return new CustomProbe(upstream, check.name, check.check, check.timeoutMs)
   }

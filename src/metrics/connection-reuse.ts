@@ -39,6 +39,14 @@ function onSendHeaders (message: unknown): void {
   }
 }
 
+/**
+ * A request written on `socket` by a client other than undici's (an HTTP/2 stream of the
+ * gateway's own h2 client): counted as undici's are.
+ */
+export function requestSentOn (socket: Socket): void {
+  onSendHeaders({ socket })
+}
+
 let watchers = 0
 
 /**

@@ -1,49 +1,15 @@
 /**
- * What the gateway owes a gRPC client (a request with `content-type: application/grpc`):
- * its errors as gRPC statuses rather than JSON bodies, since a gRPC client reads only
- * `grpc-status` and `grpc-message` (gRPC over HTTP/2: an error is HTTP 200 with the status
- * in the headers of a response that has no body, "Trailers-Only"), and its deadline
+ * What the gateway reads of a gRPC request (`content-type: application/grpc`) and writes
+ * in its error replies: a gRPC client reads only `grpc-status` and `grpc-message` (gRPC
+ * over HTTP/2: an error is HTTP 200 with the status in the headers of a response that has
+ * no body, "Trailers-Only"; the status comes from grpc-status.ts), and its deadline
  * (`grpc-timeout`) read as a duration.
  */
 import type { IncomingHttpHeaders } from 'node:http'
 
-/** The gRPC status codes the gateway answers with. */
-export const GrpcStatus = Object.freeze({
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16
-})
-
-/** The gateway's error codes (contract §5) as gRPC statuses. */
-const BY_CODE: Readonly<Record<string, number>> = {
-  ROUTE_NOT_FOUND: GrpcStatus.UNIMPLEMENTED,
-  UPSTREAM_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
-  NO_HEALTHY_UPSTREAM: GrpcStatus.UNAVAILABLE,
-  // gRPC's own mapping of HTTP 504 (doc/http-grpc-status-mapping.md): the call may be retried.
-  UPSTREAM_TIMEOUT: GrpcStatus.UNAVAILABLE,
-  DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
-  RATE_LIMITED: GrpcStatus.RESOURCE_EXHAUSTED,
-  TOO_MANY_CONCURRENT: GrpcStatus.RESOURCE_EXHAUSTED,
-  PAYLOAD_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
-  REQUEST_BLOCKED: GrpcStatus.PERMISSION_DENIED,
-  IP_FORBIDDEN: GrpcStatus.PERMISSION_DENIED,
-  FORBIDDEN: GrpcStatus.PERMISSION_DENIED,
-  UNAUTHORIZED: GrpcStatus.UNAUTHENTICATED,
-  BAD_REQUEST: GrpcStatus.INVALID_ARGUMENT
-}
-
 export function isGrpcRequest (headers: IncomingHttpHeaders): boolean {
   const type = headers['content-type']
   return type !== undefined && type.startsWith('application/grpc')
-}
-
-export function grpcStatusOf (code: string): number {
-  return BY_CODE[code] ?? GrpcStatus.INTERNAL
 }
 
 /**

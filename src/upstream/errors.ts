@@ -30,6 +30,43 @@ export class InvalidStatusError extends Error {
   }
 }
 
+/** An HTTP/2 session to the upstream closed (or failed) before the stream could finish. */
+export class H2SessionClosedError extends Error {
+  readonly code = 'TOLLGATE_H2_SESSION_CLOSED'
+}
+
+/**
+ * The upstream (or nghttp2, for a frame it refused) reset an HTTP/2 stream. `rstCode` is
+ * the RST_STREAM error code (RFC 9113 §7), which a gRPC status can be derived from.
+ */
+export class H2StreamResetError extends Error {
+  readonly code: 'TOLLGATE_H2_STREAM_RESET' | 'TOLLGATE_H2_PROTOCOL'
+  readonly rstCode: number
+  constructor (rstCode: number, options?: { cause?: unknown }) {
+    super(`the upstream's HTTP/2 stream was reset (${H2_ERROR_NAMES[rstCode] ?? `error code ${rstCode}`})`, options)
+    this.rstCode = rstCode
+    this.code = H2_PROTOCOL_ERRORS.has(rstCode) ? 'TOLLGATE_H2_PROTOCOL' : 'TOLLGATE_H2_STREAM_RESET'
+  }
+}
+
+/** An upstream's response header block (or trailers) over the gateway's limit. */
+export class HeadersTooLargeError extends Error {
+  readonly code = 'TOLLGATE_HEADERS_TOO_LARGE'
+  constructor (size: number, limit: number) {
+    super(`the upstream's header block is ${size} bytes, over the limit of ${limit}`)
+  }
+}
+
+/** RFC 9113 §7 error codes. */
+const H2_ERROR_NAMES: readonly string[] = [
+  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'
+]
+
+/** Resets that mean the upstream spoke HTTP/2 wrongly (or sent what the gateway refuses, as an oversized header block). */
+const H2_PROTOCOL_ERRORS: ReadonlySet<number> = new Set([1, 3, 6, 9])
+
 /** Walks `cause` links and returns the first error code found (a wrapper's code last). */
 export function errorCode (err: unknown): string | undefined {
   const codes: string[] = []
@@ -67,6 +104,10 @@ export function classifyFailure (err: unknown): FailureKind {
       return 'aborted'
   }
   if (CONNECT_CODES.has(code)) return 'connect'
+  if (code === 'TOLLGATE_H2_PROTOCOL' || code === 'TOLLGATE_HEADERS_TOO_LARGE') return 'protocol'
+  // A session that failed or closed, or a stream reset before the response began, is the
+  // HTTP/2 form of a reset connection.
+  if (code === 'TOLLGATE_H2_STREAM_RESET' || code === 'TOLLGATE_H2_SESSION_CLOSED' || code.startsWith('ERR_HTTP2_')) return 'connect'
   if (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'TOLLGATE_INVALID_STATUS') return 'protocol'
   // OpenSSL verification failures carry their own codes (CERT_HAS_EXPIRED, SELF_SIGNED_CERT_IN_CHAIN…).
   if (code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || /CERT|SIGNATURE|ISSUER/.test(code)) return 'connect'
@@ -130,6 +171,8 @@ function whatFailed (err: unknown, kind: FailureKind): string {
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
     case 'ERR_SOCKET_CLOSED':
+    case 'TOLLGATE_H2_STREAM_RESET':
+    case 'TOLLGATE_H2_SESSION_CLOSED':
       return 'closed the connection before answering'
     case 'ENOTFOUND':
     case 'EAI_AGAIN':

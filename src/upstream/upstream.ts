@@ -3,20 +3,23 @@
  * keep-alive pool per target. It outlives app rebuilds: a reload that leaves an upstream's
  * config unchanged keeps this object, its connections and its targets' state.
  */
-import type { Pool } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { CompiledUpstream } from '../config/compile.js'
 import { Target, type TargetSnapshot, type TargetSource, type TargetSpec } from './target.js'
 import type { Balancer, BalancerInput } from './balancer/index.js'
 import { createBalancer } from './balancer/create.js'
 import { UpstreamAttempt } from './attempt.js'
 import { createTargetPool, originOf, sniOf, type ConnectionEvents } from './dispatcher.js'
+import { H2Dispatcher } from './h2-dispatcher.js'
+import { requestSentOn } from '../metrics/connection-reuse.js'
 import { UpstreamHealth, type HealthLog } from '../health/upstream-health.js'
 import { DiscoveryRunner } from '../discovery/source.js'
 import { createDiscoverySource } from '../discovery/index.js'
 import type { UpstreamSeries } from '../metrics/upstream-series.js'
 
 interface TargetSlot {
-  readonly pool: Pool
+  /** An undici Pool (http1), or the target's HTTP/2 sessions (h2, h2c). */
+  readonly pool: Dispatcher
   /** The URL origin reply-from is given for this target. */
   readonly origin: string
   /** SNI pinned per request on TLS pools, so a changing Host never resets a connection. */
@@ -252,10 +255,27 @@ export class Upstream {
     await Promise.all([...this.closing])
   }
 
+  private h2ClientFor (target: Target): H2Dispatcher {
+    const config = this.config
+    const tls = config.tls
+    return new H2Dispatcher(originOf(target.address, tls !== null), {
+      address: target.address,
+      tls: tls === null ? null : { ...tls, servername: sniOf(target.address, config) },
+      connectMs: config.timeouts.connectMs,
+      keepAliveMs: config.pool.keepAliveMs,
+      maxSessions: config.pool.connections,
+      onConnection: (socket) => {
+        target.connectionsOpened++
+        this.events.onConnection(target, socket)
+      },
+      onStream: requestSentOn
+    })
+  }
+
   private slotFor (target: Target): TargetSlot {
     const tls = this.config.tls !== null
     return {
-      pool: createTargetPool(target, this.config, this.events),
+      pool: this.config.protocol === 'http1' ? createTargetPool(target, this.config, this.events) : this.h2ClientFor(target),
       origin: originOf(target.address, tls),
       servername: tls ? (sniOf(target.address, this.config) ?? target.id) : null
     }

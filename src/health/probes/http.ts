@@ -13,8 +13,10 @@
  */
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { isIP, type Socket } from 'node:net'
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2'
+import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
+import type { Readable } from 'node:stream'
 import type { CompiledUpstreamTls } from '../../config/compile.js'
 import { bodyMatches, type BodyMatch } from '../body-match.js'
 import type { Target } from '../../upstream/target.js'
@@ -38,8 +40,10 @@ export interface HttpProbeOptions {
   readonly expectBody: BodyMatch | null
   readonly timeoutMs: number
   readonly tls: CompiledUpstreamTls | null
-  /** The CONNECT proxy the target is reached through, or null. */
+  /** The CONNECT proxy the target is reached through, or null (HTTP/1.1 checks only). */
   readonly proxy?: CompiledProxy | null
+  /** h2 / h2c: the check is an HTTP/2 request, as the upstream's traffic is. Default http1. */
+  readonly protocol?: 'http1' | 'h2' | 'h2c'
 }
 
 export class HttpProbe implements Probe {
@@ -52,6 +56,7 @@ export class HttpProbe implements Probe {
   }
 
   async run (target: Target, signal: AbortSignal): Promise<ProbeResult> {
+    if ((this.options.protocol ?? 'http1') !== 'http1') return await this.runH2(target, signal)
     const { timeoutMs, tls } = this.options
     return await new Promise<ProbeResult>(resolve => {
       let req: ClientRequest | null = null
@@ -109,23 +114,72 @@ export class HttpProbe implements Probe {
       req.on('error', (err) => settle(false, `request failed: ${describeError(err)}`))
       req.on('response', (res: IncomingMessage) => {
         res.on('error', () => undefined)
-        const status = res.statusCode ?? 0
-        if (!this.statusPasses(status)) {
-          settle(false, `answered ${status}, expected ${this.expected}`)
-          return
-        }
-        const expectBody = this.options.expectBody
-        if (expectBody === null) {
-          settle(true, `answered ${status}`)
-          return
-        }
-        stage = `answered ${status}, but the body did not end`
-        this.readBody(res, (body) => {
-          if (bodyMatches(body, expectBody)) settle(true, `answered ${status} with the expected body`)
-          else settle(false, `answered ${status}, but the body does not ${expectBody.kind === 'text' ? `contain ${JSON.stringify(expectBody.text)}` : `match ${String(expectBody.regex)}`}`)
-        })
+        this.judge(res.statusCode ?? 0, res, settle, (next) => { stage = next })
       })
       req.end()
+    })
+  }
+
+  /**
+   * The same check over HTTP/2 (h2 with ALPN, or h2c by prior knowledge), on a session
+   * opened for it and closed after it.
+   */
+  private async runH2 (target: Target, signal: AbortSignal): Promise<ProbeResult> {
+    const { timeoutMs, tls, path } = this.options
+    return await new Promise<ProbeResult>(resolve => {
+      let session: ClientHttp2Session | null = null
+      let stage = 'no connection'
+      const settle = settleOnce(resolve, signal, timeoutMs, () => `${stage} within ${formatDuration(timeoutMs)}`, () => session?.destroy())
+      if (settle === null) return
+      const { host, servername, hostHeader } = this.names(target)
+      const address = target.address
+      const where = address.kind === 'unix' ? { path: address.socketPath } : { host: address.host, port: address.port }
+      try {
+        const socket = tls === null
+          ? netConnect(where)
+          : tlsConnect({
+            ...where,
+            ALPNProtocols: ['h2'],
+            rejectUnauthorized: tls.verify,
+            ...(servername === null ? {} : { servername }),
+            ...(tls.ca !== null ? { ca: tls.ca } : {}),
+            ...(tls.cert !== null ? { cert: tls.cert } : {}),
+            ...(tls.key !== null ? { key: tls.key } : {})
+          })
+        session = http2Connect(`${tls === null ? 'http' : 'https'}://${host}`, { createConnection: () => socket })
+      } catch (err) {
+        settle(false, `request failed: ${describeError(err)}`)
+        return
+      }
+      const current = session
+      current.on('error', (err) => settle(false, `request failed: ${describeError(err)}`))
+      current.once('connect', () => { stage = 'connected, but no response' })
+      // Whatever the outcome, settling destroys the session (settleOnce's release).
+      const done = settle
+      const stream = current.request({ ':method': 'GET', ':path': path, ':authority': hostHeader, 'user-agent': USER_AGENT, accept: '*/*' }, { endStream: true })
+      stream.on('error', (err) => done(false, `request failed: ${describeError(err)}`))
+      stream.on('response', (headers) => {
+        this.judge(Number(headers[':status']), stream, done, (next) => { stage = next })
+      })
+      stream.once('close', () => done(false, `request failed: the stream closed${stream.rstCode !== undefined && stream.rstCode !== 0 ? ` (reset, code ${stream.rstCode})` : ''}`))
+    })
+  }
+
+  /** Passes or fails a response by its status and (with expectBody) its body. */
+  private judge (status: number, body: Readable, settle: (healthy: boolean, reason: string) => void, stage: (text: string) => void): void {
+    if (!this.statusPasses(status)) {
+      settle(false, `answered ${status}, expected ${this.expected}`)
+      return
+    }
+    const expectBody = this.options.expectBody
+    if (expectBody === null) {
+      settle(true, `answered ${status}`)
+      return
+    }
+    stage(`answered ${status}, but the body did not end`)
+    this.readBody(body, (text) => {
+      if (bodyMatches(text, expectBody)) settle(true, `answered ${status} with the expected body`)
+      else settle(false, `answered ${status}, but the body does not ${expectBody.kind === 'text' ? `contain ${JSON.stringify(expectBody.text)}` : `match ${String(expectBody.regex)}`}`)
     })
   }
 
@@ -135,7 +189,7 @@ export class HttpProbe implements Probe {
   }
 
   /** Reads the body up to MAX_BODY_BYTES (the rest is never read), then calls `done`. */
-  private readBody (res: IncomingMessage, done: (body: string) => void): void {
+  private readBody (res: Readable, done: (body: string) => void): void {
     const chunks: Buffer[] = []
     let size = 0
     let finished = false
@@ -152,12 +206,20 @@ export class HttpProbe implements Probe {
     res.on('end', finish)
   }
 
-  private requestOptions (target: Target): RequestOptions & ConnectionOptions {
-    const { path, host, tls } = this.options
+  /** The authority of the target's URL, the SNI name and the Host header a check sends. */
+  private names (target: Target): { host: string, servername: string | null, hostHeader: string } {
+    const { host, tls } = this.options
     const address = target.address
     // As the upstream's pools do: tls.servername, else the target's host name, never an IP.
     const servername = tls?.servername ?? (address.kind === 'tcp' && isIP(address.host) === 0 ? address.host : null)
-    const hostHeader = host ?? tls?.servername ?? (address.kind === 'tcp' ? formatHostPort(address.host, address.port) : 'localhost')
+    const authority = address.kind === 'tcp' ? formatHostPort(address.host, address.port) : 'localhost'
+    return { host: authority, servername, hostHeader: host ?? tls?.servername ?? authority }
+  }
+
+  private requestOptions (target: Target): RequestOptions & ConnectionOptions {
+    const { path, tls } = this.options
+    const address = target.address
+    const { servername, hostHeader } = this.names(target)
     return {
       method: 'GET',
       path,

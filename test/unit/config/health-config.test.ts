@@ -17,7 +17,7 @@ const healthOf = (extra: Record<string, unknown>, healthChecks = [] as ReturnTyp
 
 test('an empty healthCheck is what nginx does: GET / every 5s, 2xx or 3xx pass, one result flips; cut after 1s', () => {
   const health = healthOf({ healthCheck: {} })
-  assert.deepEqual(health?.check, { type: 'http', path: '/', host: null, expectStatus: null, expectBody: null, intervalMs: 5000, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 1 })
+  assert.deepEqual(health?.check, { type: 'http', path: '/', host: null, expectStatus: null, expectBody: null, protocol: 'http1', intervalMs: 5000, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 1 })
   assert.equal(health?.passive, null)
   assert.equal(health?.webhook, null)
 })

@@ -1,20 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { GrpcStatus, grpcMessage, grpcStatusOf, grpcTimeoutMs, isGrpcRequest } from '../../../src/proxy/grpc.js'
+import { grpcMessage, grpcTimeoutMs, isGrpcRequest } from '../../../src/proxy/grpc.js'
 
 test('gRPC requests are told by their content type', () => {
   assert.equal(isGrpcRequest({ 'content-type': 'application/grpc' }), true)
   assert.equal(isGrpcRequest({ 'content-type': 'application/grpc+proto' }), true)
   assert.equal(isGrpcRequest({ 'content-type': 'application/json' }), false)
   assert.equal(isGrpcRequest({}), false)
-})
-
-test('the gateway\'s error codes become gRPC statuses; anything else is INTERNAL', () => {
-  assert.equal(grpcStatusOf('UPSTREAM_UNAVAILABLE'), GrpcStatus.UNAVAILABLE)
-  assert.equal(grpcStatusOf('UNAUTHORIZED'), GrpcStatus.UNAUTHENTICATED)
-  assert.equal(grpcStatusOf('RATE_LIMITED'), GrpcStatus.RESOURCE_EXHAUSTED)
-  assert.equal(grpcStatusOf('ROUTE_NOT_FOUND'), GrpcStatus.UNIMPLEMENTED)
-  assert.equal(grpcStatusOf('SOMETHING_ELSE'), GrpcStatus.INTERNAL)
 })
 
 test('grpc-message is percent-encoded outside printable ASCII, % included', () => {
