@@ -8,6 +8,9 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { BadRequest, InternalError, PayloadTooLarge, RouteNotFound, isGatewayError, type GatewayError } from '../src/errors.js'
 import { kRouteMatch, type RawWithMatch } from './request-context.js'
 import type { GatewayResponse } from '../src/server/listener.js'
+import type { ServerHttp2Stream } from 'node:http2'
+import { grpcMessage, isGrpcRequest } from '../src/proxy/grpc.js'
+import { grpcStatusOf } from '../src/proxy/grpc-status.js'
 
 async function errorHandler (app: FastifyInstance): Promise<void> {
   app.setNotFoundHandler((request, reply) => {
@@ -61,6 +64,10 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
     reply.raw.destroy(error)
     return
   }
+  if (isGrpcRequest(request.headers)) {
+    sendGrpcError(request, reply, error)
+    return
+  }
   // A body the client is still sending would have to be read to the end before the next
   // request on this connection: close it instead.
   if (!request.raw.complete) reply.header('connection', 'close')
@@ -70,6 +77,31 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
   reply.code(status).header('content-type', 'application/json; charset=utf-8').header('x-request-id', request.id)
   if (error.headers !== undefined) reply.headers(error.headers)
   reply.send(body)
+}
+
+/**
+ * A gRPC client gets its error as gRPC does: HTTP 200, `grpc-status` and `grpc-message`,
+ * no body ("Trailers-Only"). Over HTTP/2 the headers go out with END_STREAM in one frame,
+ * which is how gRPC clients recognise a trailers-only response; the compatibility
+ * response would send them as headers and end the stream after, which they read as a
+ * call ended without a status.
+ */
+function sendGrpcError (request: FastifyRequest, reply: FastifyReply, error: GatewayError): void {
+  ;(reply.raw as GatewayResponse).errorCode = error.code
+  const headers = {
+    'content-type': 'application/grpc',
+    'grpc-status': String(grpcStatusOf(error)),
+    'grpc-message': grpcMessage(error.message),
+    'x-request-id': request.id
+  }
+  const stream = (reply.raw as { stream?: ServerHttp2Stream }).stream
+  if (stream !== undefined && !stream.headersSent && !stream.destroyed) {
+    const res = reply.raw as unknown as { statusCode: number }
+    res.statusCode = 200
+    stream.respond({ ':status': 200, ...headers }, { endStream: true })
+    return
+  }
+  reply.code(200).headers(headers).send()
 }
 
 export default fp(errorHandler, { name: 'tollgate-error-handler', fastify: '5.x' })
