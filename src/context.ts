@@ -54,6 +54,8 @@ export class RequestContext implements BalancerInput {
   upstreamStartedAt = -1
   /** The error the request failed with, if it did. */
   error: GatewayError | null = null
+  /** A gRPC call's deadline passed: the client was answered, the attempt's end is moot. */
+  deadlinePassed = false
   /** On a cached route: what the cache did (`x-cache-status`); null elsewhere. */
   cacheStatus: CacheStatus | null = null
   /** On a cached route: the cache's part in this request's upstream exchange, if any. */

@@ -11,7 +11,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { CompiledRoute } from '../config/compile.js'
 import type { RequestContext } from '../context.js'
-import { BadRequest, InternalError, isGatewayError, type GatewayError } from '../errors.js'
+import { BadRequest, InternalError, UpstreamTimeout, isGatewayError, type GatewayError } from '../errors.js'
+import { grpcTimeoutMs, isGrpcRequest } from './grpc.js'
 import { withoutHopByHop, type HeaderMap } from '../routing/header-rules.js'
 import { parseHostPort, formatHostPort } from '../net/address.js'
 import type { TrustCheck } from '../net/trust.js'
@@ -99,12 +100,36 @@ export class RouteProxy implements AttemptObserver, DetachedFetcher {
     if (!ctx.continued && expectsContinue(request.raw)) reply.raw.writeContinue()
     ctx.upstreamPath = route.rewritePath(ctx.match)
     if (route.rewriteQuery !== null) ctx.upstreamQuery = route.rewriteQuery(ctx.match.query)
+    const grpcTimeout = request.headers['grpc-timeout']
+    if (grpcTimeout !== undefined && isGrpcRequest(request.headers)) this.keepDeadline(request, reply, ctx, grpcTimeoutMs(grpcTimeout))
     if (this.upstream === null) {
       this.sendTransparent(request, reply, ctx)
       return
     }
     ctx.candidates = this.upstream.pick(ctx)
     this.tryNext(request, reply, ctx)
+  }
+
+  /**
+   * A gRPC call's deadline (`grpc-timeout`, also passed upstream as it is): when it passes
+   * before the response began, the attempt is cancelled and the client gets
+   * DEADLINE_EXCEEDED; after, the stream is reset (the status can no longer be sent as a
+   * status). Retries and the route's own timeouts stay as they are within it.
+   */
+  private keepDeadline (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, ms: number | null): void {
+    if (ms === null) return
+    const res = reply.raw
+    const timer = setTimeout(() => {
+      if (res.writableFinished || res.destroyed) return
+      ctx.deadlinePassed = true
+      ctx.attempt?.cancel()
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
+      this.fail(request, reply, ctx, new UpstreamTimeout('respond within the call\'s grpc-timeout') as GatewayError)
+    }, ms)
+    res.once('close', () => { clearTimeout(timer) })
   }
 
   private tryNext (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext): void {
@@ -165,7 +190,8 @@ export class RouteProxy implements AttemptObserver, DetachedFetcher {
     const ctx = request.tollgate as RequestContext
     // The cache answers this response itself (a 304 to its revalidation, a stale copy).
     // Asked of the attempt: an engine may hand the error on wrapped (reply-from does).
-    if (ctx.attempt?.takenOver === true) return
+    // Past a gRPC deadline the client was answered already.
+    if (ctx.attempt?.takenOver === true || ctx.deadlinePassed) return
     const failure = ctx.attempt?.failure ?? error
     if (failure instanceof RetryableStatusError) {
       // retryStatus already checked the policy and reserved the next target.

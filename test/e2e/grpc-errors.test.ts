@@ -9,6 +9,9 @@ import { startGateway } from '../helpers/gateway.js'
 import { client } from '../helpers/client.js'
 import { startBlackhole } from '../helpers/blackhole.js'
 import { refusedPort } from '../helpers/ports.js'
+import { request } from 'undici'
+import { startGrpcOrigin } from '../helpers/grpc.js'
+import { eventually } from '../helpers/deadline.js'
 
 const GRPC = { 'content-type': 'application/grpc', te: 'trailers' }
 
@@ -42,4 +45,50 @@ test('other requests still get the JSON error', async (t) => {
   const res = await client(t)(`${gw.url}/x`)
   assert.equal(res.status, 502)
   assert.equal(res.json<{ error: { code: string } }>().error.code, 'UPSTREAM_UNAVAILABLE')
+})
+
+/** One gRPC message frame (uncompressed) around protobuf `bytes`. */
+function frame (bytes: number[]): Buffer {
+  const out = Buffer.alloc(5 + bytes.length)
+  out.writeUInt32BE(bytes.length, 1)
+  Buffer.from(bytes).copy(out, 5)
+  return out
+}
+
+test('gRPC over an HTTP/1.1 client and an h2c upstream: the call\'s answer and its grpc-status trailer come through', async (t) => {
+  const origin = await startGrpcOrigin(t)
+  const gw = await startGateway(t, { upstreams: { grpc: { targets: [origin.address], protocol: 'h2c' } }, routes: [{ name: 'grpc', upstream: 'grpc' }] })
+  const res = await request(`${gw.url}/tollgate.test.Echo/Unary`, { method: 'POST', headers: GRPC, body: frame([0x0a, 0x02, 0x68, 0x69]) })
+  const body = Buffer.from(await res.body.arrayBuffer())
+  assert.equal(res.statusCode, 200)
+  assert.equal(body.subarray(5).toString('latin1').includes('echo: hi'), true)
+  assert.equal(res.trailers['grpc-status'], '0')
+  assert.equal(res.trailers['x-trailer'], 'from-origin')
+})
+
+test('a gRPC deadline (grpc-timeout) is honoured: a slow upstream call ends with DEADLINE_EXCEEDED at the deadline, and the upstream call is cancelled', async (t) => {
+  const origin = await startGrpcOrigin(t)
+  const gw = await startGateway(t, { upstreams: { grpc: { targets: [origin.address], protocol: 'h2c' } }, routes: [{ name: 'grpc', upstream: 'grpc' }] })
+  const started = performance.now()
+  // Slow with delay_ms 2000 (field 4, varint 2000).
+  const res = await request(`${gw.url}/tollgate.test.Echo/Slow`, { method: 'POST', headers: { ...GRPC, 'grpc-timeout': '200m' }, body: frame([0x20, 0xd0, 0x0f]) })
+  await res.body.dump()
+  const ms = performance.now() - started
+  assert.equal(res.statusCode, 200)
+  assert.equal(res.headers['grpc-status'], '4')
+  assert.ok(ms >= 190 && ms < 1_500, `answered after ${ms.toFixed(0)} ms`)
+  assert.deepEqual(origin.calls, ['Slow'])
+  await eventually(() => origin.cancelled.length === 1, 2_000, 'the upstream call was not cancelled')
+})
+
+test('a gRPC error status from the upstream passes through unchanged', async (t) => {
+  const origin = await startGrpcOrigin(t)
+  const gw = await startGateway(t, { upstreams: { grpc: { targets: [origin.address], protocol: 'h2c' } }, routes: [{ name: 'grpc', upstream: 'grpc' }] })
+  // Fail with code 5 (field 3) and text "nope" (field 1).
+  const res = await request(`${gw.url}/tollgate.test.Echo/Fail`, { method: 'POST', headers: GRPC, body: frame([0x0a, 0x04, 0x6e, 0x6f, 0x70, 0x65, 0x18, 0x05]) })
+  await res.body.dump()
+  const status = res.trailers['grpc-status'] ?? res.headers['grpc-status']
+  const message = res.trailers['grpc-message'] ?? res.headers['grpc-message']
+  assert.equal(res.statusCode, 200)
+  assert.deepEqual([status, message], ['5', 'nope'])
 })

@@ -41,6 +41,8 @@ export interface GrpcOrigin {
   readonly address: string
   /** Calls received, by method name. */
   readonly calls: string[]
+  /** Calls the client cancelled before they were answered, by method name. */
+  readonly cancelled: string[]
   close (): Promise<void>
 }
 
@@ -49,6 +51,7 @@ export async function startGrpcOrigin (t: TestContext, options: { tls?: { key: s
   const { service } = echoService()
   const server = new grpc.Server()
   const calls: string[] = []
+  const cancelled: string[] = []
   const metadataEcho = (call: { metadata: grpc.Metadata, sendMetadata: (m: grpc.Metadata) => void }): void => {
     const out = new grpc.Metadata()
     const seen = call.metadata.get('x-echo')[0]
@@ -86,7 +89,10 @@ export async function startGrpcOrigin (t: TestContext, options: { tls?: { key: s
     Slow: (call: grpc.ServerUnaryCall<EchoMessage, EchoMessage>, callback: grpc.sendUnaryData<EchoMessage>) => {
       calls.push('Slow')
       const timer = setTimeout(() => callback(null, { text: 'late' }), call.request.delay_ms ?? 0)
-      call.on('cancelled', () => clearTimeout(timer))
+      call.on('cancelled', () => {
+        clearTimeout(timer)
+        cancelled.push('Slow')
+      })
     }
   })
   const credentials = options.tls === undefined
@@ -99,6 +105,7 @@ export async function startGrpcOrigin (t: TestContext, options: { tls?: { key: s
     port,
     address: `127.0.0.1:${port}`,
     calls,
+    cancelled,
     close: async () => { await new Promise<void>(resolve => server.tryShutdown(() => resolve())) }
   }
   t.after(async () => {
