@@ -90,8 +90,7 @@ function toIssues (errors: readonly ErrorObject[]): { path: string, message: str
  */
 const NOT_YET_SUPPORTED: readonly { readonly at: RegExp, readonly keys: ReadonlySet<string> }[] = [
   { at: /^\/upstreams\/[^/]+$/, keys: new Set(['proxy']) },
-  { at: /^\/routes\/\d+$/, keys: new Set(['websocket']) },
-  { at: /^\/server\/listen\/\d+$/, keys: new Set(['http2']) }
+  { at: /^\/routes\/\d+$/, keys: new Set(['websocket']) }
 ]
 
 function unknownKeyMessage (pointer: string, key: string, known: Iterable<string>): string {
