@@ -10,7 +10,7 @@ import { startOrigin, type OriginOptions } from '../helpers/origin.js'
 import { makePki, type TestPki } from '../helpers/certs.js'
 import { startGateway, type RunningGateway } from '../helpers/gateway.js'
 import { within } from '../helpers/deadline.js'
-import type { GatewayConfig } from '../../src/index.js'
+import { defineRoute, type GatewayConfig } from '../../src/index.js'
 
 const run = promisify(execFile)
 
@@ -109,6 +109,20 @@ test('an upstream\'s connection-specific response headers are dropped on h2 and 
   const reply = await h2Request(await session(t, gw.port, pki.ca), { ':path': '/' })
   assert.deepEqual({ status: reply.status, body: reply.body, kept: reply.headers['x-kept'], hop: reply.headers['x-hop'], keepAlive: reply.headers['keep-alive'] },
     { status: 200, body: 'hop-by-hop body', kept: 'yes', hop: undefined, keepAlive: undefined })
+})
+
+test('connection-specific headers a hook sets are dropped on h2, where Node would refuse them', async (t) => {
+  const pki = makePki(t)
+  const { gw } = await h2Gateway(t, pki, {
+    routes: [defineRoute({
+      name: 'hooked',
+      upstream: 'blue',
+      hooks: { upstreamResponse (_request, reply) { reply.header('keep-alive', 'timeout=5').header('upgrade', 'h2c').header('x-kept', 'yes') } }
+    })]
+  })
+  const reply = await h2Request(await session(t, gw.port, pki.ca), { ':path': '/' })
+  assert.deepEqual({ status: reply.status, body: reply.body, kept: reply.headers['x-kept'], keepAlive: reply.headers['keep-alive'], upgrade: reply.headers.upgrade },
+    { status: 200, body: 'Response from BLUE', kept: 'yes', keepAlive: undefined, upgrade: undefined })
 })
 
 test('an error answered before the request body was read (413) reaches an h2 client as the JSON error', async (t) => {
