@@ -268,3 +268,25 @@ test('closing the gateway sends GOAWAY and lets an h2 request in flight finish',
   assert.deepEqual({ status: reply.status, body: reply.body }, { status: 200, body: 'finished' })
   await within(closing, 5000, 'the gateway did not finish closing')
 })
+
+test('an h2 session opened before a reload keeps being served, by the new config', async (t) => {
+  const pki = makePki(t)
+  const { gw, origin } = await h2Gateway(t, pki)
+  const client = await session(t, gw.port, pki.ca)
+  assert.equal((await h2Request(client, { ':path': '/' })).status, 200)
+  await gw.gateway.apply({
+    server: { accessLog: false, logLevel: 'silent', listen: h2Listen(pki) as unknown as Record<string, unknown>[] },
+    upstreams: { blue: { targets: [origin.address] } },
+    routes: [{ name: 'blue', upstream: 'blue', responseHeaders: { set: { 'x-config': 'two' } } }]
+  })
+  const after = await h2Request(client, { ':path': '/' })
+  assert.deepEqual({ status: after.status, config: after.headers['x-config'], closed: client.closed }, { status: 200, config: 'two', closed: false })
+})
+
+test('HTTP/1.1 on an http2 listener gets the listener\'s header limits (431)', async (t) => {
+  const pki = makePki(t)
+  const { gw, origin } = await h2Gateway(t, pki, { server: { limits: { maxHeaderSize: '1kb' } } })
+  const out = await curl(['--http1.1', '--cacert', pki.files.ca, '-H', `x-big: ${'a'.repeat(2000)}`, '-w', '\n%{http_code} %{http_version}', `https://localhost:${gw.port}/`])
+  assert.match(out, /\n431 1\.1$/)
+  assert.equal(origin.received.length, 0)
+})
