@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import type { TLSSocket } from 'node:tls'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { Agent, request } from 'undici'
 import { startOrigin, type OriginOptions } from '../helpers/origin.js'
 import { makePki, type TestPki } from '../helpers/certs.js'
@@ -289,4 +289,31 @@ test('HTTP/1.1 on an http2 listener gets the listener\'s header limits (431)', a
   const out = await curl(['--http1.1', '--cacert', pki.files.ca, '-H', `x-big: ${'a'.repeat(2000)}`, '-w', '\n%{http_code} %{http_version}', `https://localhost:${gw.port}/`])
   assert.match(out, /\n431 1\.1$/)
   assert.equal(origin.received.length, 0)
+})
+
+test('bytes that are not HTTP/2 after ALPN chose h2 close that connection; the listener keeps serving', async (t) => {
+  const pki = makePki(t)
+  const { gw } = await h2Gateway(t, pki)
+  const socket = tlsConnect({ host: '127.0.0.1', port: gw.port, ca: pki.ca, servername: 'localhost', ALPNProtocols: ['h2'] })
+  t.after(() => socket.destroy())
+  await within(new Promise<void>(resolve => socket.once('secureConnect', () => resolve())), 5000, 'no handshake')
+  assert.equal(socket.alpnProtocol, 'h2')
+  socket.resume()
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n' + 'x'.repeat(100))
+  await within(new Promise<void>(resolve => socket.once('close', () => resolve())), 5000, 'the connection stayed open')
+  const reply = await h2Request(await session(t, gw.port, pki.ca), { ':path': '/' })
+  assert.equal(reply.status, 200)
+})
+
+test('an HTTP/1.1 client on an http2 listener that sends its headers too slowly gets 408', async (t) => {
+  const pki = makePki(t)
+  const { gw } = await h2Gateway(t, pki, { server: { limits: { headersTimeout: '300ms', requestTimeout: '1s' } } })
+  const socket = tlsConnect({ host: '127.0.0.1', port: gw.port, ca: pki.ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] })
+  t.after(() => socket.destroy())
+  await within(new Promise<void>(resolve => socket.once('secureConnect', () => resolve())), 5000, 'no handshake')
+  let text = ''
+  socket.on('data', (c: Buffer) => { text += c.toString('latin1') })
+  socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n')
+  await within(new Promise<void>(resolve => socket.once('close', () => resolve())), 5000, 'the slow client was not cut')
+  assert.match(text, /^HTTP\/1\.1 408 /)
 })
