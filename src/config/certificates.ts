@@ -23,7 +23,10 @@ export function certificatePairProblems (cert: Buffer, key: Buffer): Certificate
   try {
     privateKey = createPrivateKey(key)
   } catch (err) {
-    const encrypted = /passphrase/i.test((err as Error).message)
+    // OpenSSL asks for the passphrase, and Node, having none to give, reports the prompt
+    // as cancelled (or as a missing passphrase, depending on the key's format).
+    const code = (err as NodeJS.ErrnoException).code
+    const encrypted = code === 'ERR_MISSING_PASSPHRASE' || code === 'ERR_OSSL_CRYPTO_INTERRUPTED_OR_CANCELLED' || key.includes('ENCRYPTED')
     problems.push({ file: 'key', message: encrypted ? 'is an encrypted private key (a key without a passphrase is needed)' : 'is not a PEM private key' })
   }
   if (x509 === null || privateKey === null) return problems

@@ -1,6 +1,6 @@
 /**
- * A socket the gateway listens on (`server.listen[]`): an http or https server created
- * once and kept across reloads (a reload with the same host and port keeps the socket and
+ * A socket the gateway listens on (`server.listen[]`): an http, https or (`http2: true`)
+ * HTTP/2-with-HTTP/1.1 secure server, created once and kept across reloads (a reload with the same host and port keeps the socket and
  * its keep-alive connections). It calls whatever request handler the gateway currently
  * points it at. Malformed requests never reach Fastify: Node's parser refuses them here,
  * and they get the contract's JSON error.
@@ -73,6 +73,9 @@ export class Listener {
         SNICallback: (servername: string, callback: (err: Error | null, context: ReturnType<CertificateSelector['select']>) => void) => callback(null, selector().select(servername))
       }
       if (spec.http2) {
+        // The compat request and response stand in for IncomingMessage and ServerResponse
+        // everywhere the gateway reads them; what differs is handled in the response class
+        // and in checkH2RequestHead.
         const server = createSecureServer({
           ...tlsOptions,
           allowHTTP1: true,
@@ -82,9 +85,6 @@ export class Listener {
           // Pseudo-header fields count too; one more than allowed lets checkH2RequestHead
           // see the excess and answer 431 rather than Node resetting the stream.
           maxHeaderListPairs: limits.maxHeaders + 1 + H2_PSEUDO_HEADERS
-          // The compat request and response stand in for IncomingMessage and ServerResponse
-          // everywhere the gateway reads them (what differs is handled in the response
-          // class and checkH2RequestHead).
         }, this.onRequest as unknown as (req: Http2ServerRequest, res: Http2GatewayResponse) => void)
         this.h2 = new H2Sessions(server as unknown as Http2SecureServer, limits.headersTimeoutMs, DOWNSTREAM_KEEP_ALIVE_MS)
         this.server = server as unknown as HttpServer
