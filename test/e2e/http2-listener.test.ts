@@ -10,6 +10,7 @@ import { startOrigin, type OriginOptions } from '../helpers/origin.js'
 import { makePki, type TestPki } from '../helpers/certs.js'
 import { startGateway, type RunningGateway } from '../helpers/gateway.js'
 import { within } from '../helpers/deadline.js'
+import { metricsText, sample } from '../helpers/metrics.js'
 import { defineRoute, type GatewayConfig } from '../../src/index.js'
 
 const run = promisify(execFile)
@@ -18,12 +19,13 @@ function h2Listen (pki: TestPki, extra: Partial<{ certs: { cert: string, key: st
   return [{ host: '127.0.0.1', port: 0, http2: true, tls: { certs: extra.certs ?? [{ cert: pki.files.serverCert, key: pki.files.serverKey }] } }]
 }
 
-async function h2Gateway (t: TestContext, pki: TestPki, options: { origin?: OriginOptions, server?: NonNullable<GatewayConfig['server']>, routes?: GatewayConfig['routes'] } = {}): Promise<{ gw: RunningGateway, origin: Awaited<ReturnType<typeof startOrigin>> }> {
+async function h2Gateway (t: TestContext, pki: TestPki, options: { origin?: OriginOptions, server?: NonNullable<GatewayConfig['server']>, routes?: GatewayConfig['routes'], metrics?: boolean } = {}): Promise<{ gw: RunningGateway, origin: Awaited<ReturnType<typeof startOrigin>> }> {
   const origin = await startOrigin(t, 'blue', options.origin)
   const gw = await startGateway(t, {
     server: { listen: h2Listen(pki), ...options.server },
     upstreams: { blue: { targets: [origin.address] } },
-    routes: options.routes ?? [{ name: 'blue', upstream: 'blue' }]
+    routes: options.routes ?? [{ name: 'blue', upstream: 'blue' }],
+    ...(options.metrics === true ? { metrics: { listen: { host: '127.0.0.1', port: 0 } } } : {})
   })
   return { gw, origin }
 }
@@ -316,4 +318,14 @@ test('an HTTP/1.1 client on an http2 listener that sends its headers too slowly 
   socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n')
   await within(new Promise<void>(resolve => socket.once('close', () => resolve())), 3000, 'the slow client was not cut')
   assert.match(text, /^HTTP\/1\.1 408 /)
+})
+
+test('h2 requests are counted in the metrics, and leave the in-flight gauge when they end', async (t) => {
+  const pki = makePki(t)
+  const { gw } = await h2Gateway(t, pki, { metrics: true })
+  const client = await session(t, gw.port, pki.ca)
+  for (let i = 0; i < 3; i++) assert.equal((await h2Request(client, { ':path': '/' })).status, 200)
+  const text = await metricsText(gw.gateway)
+  assert.equal(sample(text, 'tollgate_requests_total', { route: 'blue', method: 'GET', status: '200' }), 3)
+  assert.equal(sample(text, 'tollgate_inflight_requests', { route: 'blue' }), 0)
 })
