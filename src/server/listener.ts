@@ -35,6 +35,7 @@ export class Listener {
   private readonly h2: H2Sessions | null = null
   private certificates: CertificateSelector | null
   private maxHeaders: number
+  private maxHeaderSize: number
   private requestTimeoutMs: number
   private readonly handler: RequestHandler
   private accepted = 0
@@ -43,6 +44,7 @@ export class Listener {
     this.spec = spec
     this.handler = handler
     this.maxHeaders = limits.maxHeaders
+    this.maxHeaderSize = limits.maxHeaderSize
     this.requestTimeoutMs = limits.requestTimeoutMs
     const options: ServerOptions = {
       ServerResponse: Http1GatewayResponse as unknown as typeof ServerResponse,
@@ -130,7 +132,7 @@ export class Listener {
   }
 
   private onH2Request (req: IncomingMessage, res: ServerResponse): void {
-    const problem = checkH2RequestHead(req, this.maxHeaders)
+    const problem = checkH2RequestHead(req, this.maxHeaders, this.maxHeaderSize)
     if (problem !== null) {
       refuse(res, problem)
       return
@@ -166,6 +168,7 @@ export class Listener {
     this.server.requestTimeout = limits.requestTimeoutMs
     ;(this.server as { maxHeaderSize?: number }).maxHeaderSize = limits.maxHeaderSize
     this.requestTimeoutMs = limits.requestTimeoutMs
+    this.maxHeaderSize = limits.maxHeaderSize
     if (this.h2 !== null) {
       this.h2.setFirstStreamTimeout(limits.headersTimeoutMs)
       ;(this.server as unknown as Http2SecureServer).updateSettings(h2Settings(limits))

@@ -329,3 +329,13 @@ test('h2 requests are counted in the metrics, and leave the in-flight gauge when
   assert.equal(sample(text, 'tollgate_requests_total', { route: 'blue', method: 'GET', status: '200' }), 3)
   assert.equal(sample(text, 'tollgate_inflight_requests', { route: 'blue' }), 0)
 })
+
+test('h2 request headers larger than maxHeaderSize get 431 and never reach the upstream', async (t) => {
+  const pki = makePki(t)
+  const { gw, origin } = await h2Gateway(t, pki, { server: { limits: { maxHeaderSize: '1kb' } } })
+  const client = await session(t, gw.port, pki.ca)
+  assert.equal((await h2Request(client, { ':path': '/', 'x-big': 'a'.repeat(4000) })).status, 431)
+  assert.equal(origin.received.length, 0)
+  const fresh = await session(t, gw.port, pki.ca)
+  assert.equal((await h2Request(fresh, { ':path': '/' })).status, 200)
+})
