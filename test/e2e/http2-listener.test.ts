@@ -339,3 +339,10 @@ test('h2 request headers larger than maxHeaderSize get 431 and never reach the u
   const fresh = await session(t, gw.port, pki.ca)
   assert.equal((await h2Request(fresh, { ':path': '/' })).status, 200)
 })
+
+test('an h2 request reaches the upstream with x-forwarded-proto: https', async (t) => {
+  const pki = makePki(t)
+  const { gw, origin } = await h2Gateway(t, pki)
+  await h2Request(await session(t, gw.port, pki.ca), { ':path': '/' })
+  assert.equal(origin.received[0]?.headers['x-forwarded-proto'], 'https')
+})
