@@ -10,6 +10,10 @@ import { startOrigin, type OriginOptions } from '../helpers/origin.js'
 import { makePki, type TestPki } from '../helpers/certs.js'
 import { startGateway, type RunningGateway } from '../helpers/gateway.js'
 import { within } from '../helpers/deadline.js'
+import { tempFolder } from '../helpers/files.js'
+import { copyFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { X509Certificate } from 'node:crypto'
 import { metricsText, sample } from '../helpers/metrics.js'
 import { defineRoute, type GatewayConfig } from '../../src/index.js'
 
@@ -345,4 +349,30 @@ test('an h2 request reaches the upstream with x-forwarded-proto: https', async (
   const { gw, origin } = await h2Gateway(t, pki)
   await h2Request(await session(t, gw.port, pki.ca), { ':path': '/' })
   assert.equal(origin.received[0]?.headers['x-forwarded-proto'], 'https')
+})
+
+test('a reload reads an h2 listener\'s certificate files again; an h2 session opened before keeps its certificate', async (t) => {
+  const dir = tempFolder(t)
+  const one = makePki(t)
+  const two = makePki(t)
+  copyFileSync(one.files.serverCert, join(dir, 'server.crt'))
+  copyFileSync(one.files.serverKey, join(dir, 'server.key'))
+  const origin = await startOrigin(t, 'blue')
+  const config = (): GatewayConfig => ({
+    server: { accessLog: false, logLevel: 'silent', listen: [{ host: '127.0.0.1', port: 0, http2: true, tls: { certs: [{ cert: join(dir, 'server.crt'), key: join(dir, 'server.key') }] } }] },
+    upstreams: { blue: { targets: [origin.address] } },
+    routes: [{ name: 'blue', upstream: 'blue' }]
+  })
+  const gw = await startGateway(t, config())
+  const cas = Buffer.concat([one.ca, two.ca])
+  const before = await session(t, gw.port, cas)
+  copyFileSync(two.files.serverCert, join(dir, 'server.crt'))
+  copyFileSync(two.files.serverKey, join(dir, 'server.key'))
+  const next = config()
+  await gw.gateway.apply({ ...next, server: { ...next.server, listen: [{ ...(next.server?.listen?.[0] ?? { port: 0 }), port: gw.port }] } } as unknown as Record<string, unknown>)
+  const after = await session(t, gw.port, cas)
+  const printOf = (s: ClientHttp2Session): string | undefined => (s.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256
+  assert.equal(printOf(after), new X509Certificate(two.serverCert).fingerprint256)
+  assert.equal(printOf(before), new X509Certificate(one.serverCert).fingerprint256)
+  assert.equal((await h2Request(before, { ':path': '/' })).status, 200)
 })
