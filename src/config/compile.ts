@@ -29,6 +29,7 @@ import { DEFAULT_REDACTED_QUERY } from '../log/redact.js'
 import { REDIS_COMMAND_TIMEOUT_MS } from '../stores/redis.js'
 import type { AuthRegistry } from '../auth/custom.js'
 import { compileHealth, type CompiledHealth } from '../health/config.js'
+import { certificatePairProblems } from './certificates.js'
 import type { HealthCheckRegistry } from '../health/define.js'
 
 export interface CompiledTlsCert {
@@ -42,6 +43,8 @@ export interface CompiledListener {
   readonly host: string
   readonly port: number
   readonly tls: { readonly certs: readonly CompiledTlsCert[] } | null
+  /** h2 by ALPN beside HTTP/1.1 (TLS listeners only). */
+  readonly http2: boolean
 }
 
 export interface CompiledLimits {
@@ -316,14 +319,19 @@ function compileServer (server: ServerConfig, baseDir: string, issues: IssueList
     if (listen.tls !== undefined) {
       const certs = listen.tls.certs.map((c, j) => {
         const certPath = joinPath(joinPath(joinPath(path, 'tls'), 'certs'), j)
-        return {
-          cert: readFile(c.cert, baseDir, joinPath(certPath, 'cert'), issues) ?? Buffer.alloc(0),
-          key: readFile(c.key, baseDir, joinPath(certPath, 'key'), issues) ?? Buffer.alloc(0)
+        const cert = readFile(c.cert, baseDir, joinPath(certPath, 'cert'), issues)
+        const privateKey = readFile(c.key, baseDir, joinPath(certPath, 'key'), issues)
+        if (cert !== undefined && privateKey !== undefined) {
+          for (const problem of certificatePairProblems(cert, privateKey)) issues.add(joinPath(certPath, problem.file), problem.message)
         }
+        return { cert: cert ?? Buffer.alloc(0), key: privateKey ?? Buffer.alloc(0) }
       })
       tls = { certs }
     }
-    listeners.push({ key: tls === null ? key : `${key}+tls`, host, port: listen.port, tls })
+    const http2 = listen.http2 === true
+    // Cleartext h2 (h2c) would need a listener that tells the h2 preface from HTTP/1.1.
+    if (http2 && tls === null) issues.add(joinPath(path, 'http2'), 'needs tls (HTTP/2 is offered by ALPN during the TLS handshake; cleartext h2c is not served)')
+    listeners.push({ key: tls === null ? key : http2 ? `${key}+tls+h2` : `${key}+tls`, host, port: listen.port, tls, http2 })
   })
   let trustProxy: boolean | string[] = false
   if (Array.isArray(server.trustProxy)) {

@@ -65,11 +65,12 @@ const StringMap = (annotations: Annotations = {}) => Type.Record(Type.String(), 
 export const ListenSchema = closed({
   host: Type.Optional(Type.String({ minLength: 1, description: 'address to bind.', default: '0.0.0.0', examples: ['127.0.0.1'] })),
   port: Type.Integer({ minimum: 0, maximum: 65535, description: '`0` picks a free port (logged at start).', examples: [8080] }),
+  http2: Type.Optional(Type.Boolean({ description: 'offer HTTP/2 by ALPN on this TLS listener; clients that do not ask for it get HTTP/1.1 on the same port. Needs `tls` (cleartext h2c is not served). A change needs a restart (or a new port).', default: false, examples: [true] })),
   tls: Type.Optional(closed({
     certs: Type.Array(closed({
       cert: Type.String({ minLength: 1, description: 'PEM certificate file, relative to the config file\'s folder.', examples: ['certs/a.crt'] }),
       key: Type.String({ minLength: 1, description: 'PEM private key file.', examples: ['certs/a.key'] })
-    }), { minItems: 1, description: 'serve HTTPS; the certificate is chosen by SNI (exact name, then `*.` wildcard, then the first).', examples: [[{ cert: 'certs/a.crt', key: 'certs/a.key' }]] })
+    }), { minItems: 1, description: 'serve HTTPS (TLS 1.2 and 1.3); the certificate is chosen by SNI (exact name, then `*.` wildcard, then the first, which also answers clients that send no SNI). `validate` reads the files and refuses one that is not PEM or a key that does not match its certificate; a reload (SIGHUP) reads them again, and open connections keep the certificate they began with.', examples: [[{ cert: 'certs/a.crt', key: 'certs/a.key' }]] })
   }))
 })
 

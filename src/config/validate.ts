@@ -24,35 +24,10 @@ function validator (): ValidateFunction<GatewayFileConfig> {
   return compiled
 }
 
-/**
- * Contract keys the schema knows whose enforcement is not built yet: refused as "is not
- * supported yet" rather than accepted and silently not enforced. A key leaves this list in
- * the change that enforces it.
- */
-const UNBUILT_TOP_KEYS: ReadonlySet<string> = new Set<string>()
-const UNBUILT_ROUTE_KEYS: ReadonlySet<string> = new Set<string>()
-
-function refuseUnbuilt (value: unknown, issues: IssueList, basePath: string): boolean {
-  if (value === null || typeof value !== 'object') return false
-  const before = issues.items.length
-  for (const key of Object.keys(value)) if (UNBUILT_TOP_KEYS.has(key)) issues.add(prefixPath(basePath, key), 'is not supported yet')
-  const routes = (value as { routes?: unknown }).routes
-  if (Array.isArray(routes)) {
-    routes.forEach((route: unknown, i) => {
-      if (route === null || typeof route !== 'object') return
-      for (const key of Object.keys(route)) {
-        if (UNBUILT_ROUTE_KEYS.has(key)) issues.add(prefixPath(basePath, joinPath(joinPath('routes', i), key)), 'is not supported yet')
-      }
-    })
-  }
-  return issues.items.length > before
-}
-
 /** Adds one issue per schema violation; returns true when the value conforms. */
 export function validateSchema (value: unknown, issues: IssueList, basePath = ''): value is GatewayFileConfig {
   const validate = validator()
-  const unbuilt = refuseUnbuilt(value, issues, basePath)
-  if (validate(value)) return !unbuilt
+  if (validate(value)) return true
   for (const issue of toIssues(validate.errors ?? [])) {
     issues.add(prefixPath(basePath, issue.path), issue.message)
   }
@@ -84,17 +59,7 @@ function toIssues (errors: readonly ErrorObject[]): { path: string, message: str
   return out
 }
 
-/**
- * Keys the contract defines whose features are not built yet, by where they sit (JSON
- * pointer of the object holding them): refused, but told apart from a typo.
- */
-const NOT_YET_SUPPORTED: readonly { readonly at: RegExp, readonly keys: ReadonlySet<string> }[] = [
-  { at: /^\/server\/listen\/\d+$/, keys: new Set(['http2']) }
-]
-
 function unknownKeyMessage (pointer: string, key: string, known: Iterable<string>): string {
-  const planned = NOT_YET_SUPPORTED.some(entry => entry.at.test(pointer) && entry.keys.has(key))
-  if (planned) return 'is not supported yet'
   const near = nearestKey(key, known)
   return near === undefined ? 'unknown key' : `unknown key (did you mean ${JSON.stringify(near)}?)`
 }

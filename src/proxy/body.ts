@@ -14,18 +14,29 @@ import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { payloadTooLarge } from '../limits/body-limit.js'
 
-/** The client's body when the request declares one (a length other than 0, or chunked). */
+/**
+ * The client's body when the request declares one (a length other than 0, or chunked).
+ * HTTP/2 has no chunked coding: a request has a body unless its HEADERS frame ended the
+ * stream, with or without a Content-Length.
+ */
 export function requestBody (req: IncomingMessage): Readable | null {
   const headers = req.headers
   const length = headers['content-length']
+  if (req.httpVersionMajor === 2) return length === '0' || (req as unknown as H2Request).stream.endAfterHeaders ? null : req
   if (headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) return req
   return null
 }
 
-/** `Expect: 100-continue` from an HTTP/1.1 client (Node answers other expectations with 417). */
+/** The part of node:http2's compat request read here. */
+interface H2Request { readonly stream: { readonly endAfterHeaders: boolean } }
+
+/**
+ * `Expect: 100-continue` from an HTTP/1.1 or HTTP/2 client (Node answers other
+ * expectations with 417 on HTTP/1.1; on HTTP/2 there is no other).
+ */
 export function expectsContinue (req: IncomingMessage): boolean {
   const expect = req.headers.expect
-  return expect !== undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && expect.toLowerCase() === '100-continue'
+  return expect !== undefined && (req.httpVersionMajor === 2 || (req.httpVersionMajor === 1 && req.httpVersionMinor === 1)) && expect.toLowerCase() === '100-continue'
 }
 
 /**

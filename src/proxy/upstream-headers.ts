@@ -96,7 +96,8 @@ export class UpstreamHeaders {
     const connection = incoming.connection
     const listed = typeof connection === 'string' ? connectionListed(connection) : null
     for (const name in incoming) {
-      if (GATEWAY_OWNED.has(name) || owns.has(name)) continue
+      // HTTP/2's pseudo-header fields (`:path`…) describe the client's request, not headers.
+      if (GATEWAY_OWNED.has(name) || owns.has(name) || name.charCodeAt(0) === 58 /* : */) continue
       if (!this.underscores && name.includes('_')) continue
       if (!trusted && (FORWARDING.has(name) || name.startsWith('x-forwarded-'))) continue
       if (listed !== null && listed.includes(name)) continue

@@ -1,46 +1,25 @@
 /**
- * A socket the gateway listens on (`server.listen[]`): an http or https server created
- * once and kept across reloads (a reload with the same host and port keeps the socket and
+ * A socket the gateway listens on (`server.listen[]`): an http, https or (`http2: true`)
+ * HTTP/2-with-HTTP/1.1 secure server, created once and kept across reloads (a reload with the same host and port keeps the socket and
  * its keep-alive connections). It calls whatever request handler the gateway currently
  * points it at. Malformed requests never reach Fastify: Node's parser refuses them here,
  * and they get the contract's JSON error.
  */
-import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type Server as HttpServer, type ServerOptions } from 'node:http'
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerOptions, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest } from 'node:http2'
 import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import type { CompiledLimits, CompiledListener } from '../config/compile.js'
 import type { RequestHandler } from '../app.js'
-import { buildCertificateSelector, type CertificateSelector } from './tls.js'
-import { checkRequestHead, declaresBody, upgradeRequested, UPGRADE_REFUSED, UPGRADE_WITH_BODY, type HeadProblem } from './request-head.js'
+import { buildCertificateSelector, TLS_MIN_VERSION, type CertificateSelector } from './tls.js'
+import { checkH2RequestHead, checkRequestHead, declaresBody, upgradeRequested, UPGRADE_REFUSED, UPGRADE_WITH_BODY, type HeadProblem } from './request-head.js'
+import { Http1GatewayResponse, Http2GatewayResponse } from './gateway-response.js'
+import { H2Sessions } from './h2-sessions.js'
 import { markUpgrade, type PendingUpgrade } from '../websocket/upgrade.js'
-import type { RouteSeries } from '../metrics/route-series.js'
 
-/**
- * The listeners' response class: it reports its own 'close' to whoever the gateway named,
- * which counts in-flight requests per app version and cancels the upstream exchange when a
- * client leaves early, without adding an event listener (and its closures) per request.
- */
-export class GatewayResponse extends ServerResponse<IncomingMessage> {
-  onClose: ((res: GatewayResponse) => void) | null = null
-  /** Opaque to the listener: the gateway's bookkeeping for this response. */
-  owner: unknown = null
-  /** The route series this request counts in, when metrics are on; else null. */
-  measured: RouteSeries | null = null
-  /** performance.now() when the request reached the gateway (metrics on only). */
-  startedAt = 0
-  /**
-   * The contract's error code it answered with, for the access log: also for requests that
-   * never had a route (404) or were refused before one was chosen.
-   */
-  errorCode: string | null = null
-
-  override emit (event: string | symbol, ...args: unknown[]): boolean {
-    if (event === 'close' && this.onClose !== null) this.onClose(this)
-    return super.emit(event, ...args)
-  }
-}
+export type { GatewayResponse } from './gateway-response.js'
 
 /** How often a draining listener closes the connections whose responses have finished. */
 const DRAIN_SWEEP_MS = 100
@@ -51,9 +30,14 @@ const DOWNSTREAM_KEEP_ALIVE_MS = 65_000
 
 export class Listener {
   readonly spec: CompiledListener
-  readonly server: HttpServer
+  /** The socket's server; an `http2: true` listener's is an Http2SecureServer with HTTP/1.1 fallback. */
+  private readonly server: HttpServer
+  /** The HTTP/2 sessions, on an `http2: true` listener; else null. */
+  private readonly h2: H2Sessions | null = null
   private certificates: CertificateSelector | null
   private maxHeaders: number
+  private maxHeaderSize: number
+  private requestTimeoutMs: number
   private readonly handler: RequestHandler
   private accepted = 0
 
@@ -61,8 +45,10 @@ export class Listener {
     this.spec = spec
     this.handler = handler
     this.maxHeaders = limits.maxHeaders
+    this.maxHeaderSize = limits.maxHeaderSize
+    this.requestTimeoutMs = limits.requestTimeoutMs
     const options: ServerOptions = {
-      ServerResponse: GatewayResponse as unknown as typeof ServerResponse,
+      ServerResponse: Http1GatewayResponse as unknown as typeof ServerResponse,
       maxHeaderSize: limits.maxHeaderSize,
       requestTimeout: limits.requestTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,
@@ -70,7 +56,7 @@ export class Listener {
       // How often Node checks header and request deadlines, for connections that never
       // sent a byte too; its default (30 s) would let a slow or silent client hold a socket
       // long past `headersTimeout`.
-      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+      connectionsCheckingInterval: checkingInterval(limits),
       // A request without Host gets the contract's JSON 400 from checkRequestHead.
       requireHostHeader: false
     }
@@ -82,13 +68,34 @@ export class Listener {
       this.certificates = buildCertificateSelector(spec.tls.certs)
       const selector = (): CertificateSelector => this.certificates as CertificateSelector
       const first = spec.tls.certs[0]
-      this.server = createHttpsServer({
-        ...options,
+      const tlsOptions = {
         ...(first !== undefined ? { cert: first.cert, key: first.key } : {}),
+        minVersion: TLS_MIN_VERSION,
         // A client that connects and never completes the handshake is cut like a silent one.
         handshakeTimeout: limits.headersTimeoutMs,
-        SNICallback: (servername, callback) => callback(null, selector().select(servername))
-      }, this.onRequest) as unknown as HttpServer
+        SNICallback: (servername: string, callback: (err: Error | null, context: ReturnType<CertificateSelector['select']>) => void) => callback(null, selector().select(servername))
+      }
+      if (spec.http2) {
+        // The compat request and response stand in for IncomingMessage and ServerResponse
+        // everywhere the gateway reads them; what differs is handled in the response class
+        // and in checkH2RequestHead.
+        const server = createSecureServer({
+          ...tlsOptions,
+          allowHTTP1: true,
+          Http1ServerResponse: Http1GatewayResponse as unknown as typeof ServerResponse,
+          Http2ServerResponse: Http2GatewayResponse,
+          settings: h2Settings(limits),
+          // Pseudo-header fields count too; one more than allowed lets checkH2RequestHead
+          // see the excess and answer 431 rather than Node resetting the stream.
+          maxHeaderListPairs: limits.maxHeaders + 1 + H2_PSEUDO_HEADERS
+        }, this.onRequest as unknown as (req: Http2ServerRequest, res: Http2GatewayResponse) => void)
+        this.h2 = new H2Sessions(server as unknown as Http2SecureServer, limits.headersTimeoutMs, DOWNSTREAM_KEEP_ALIVE_MS)
+        this.server = server as unknown as HttpServer
+        // Node's HTTP/1.1 code serves the fallback connections and reads these off the server.
+        Object.assign(this.server, http1Settings(limits), { keepAliveTimeout: DOWNSTREAM_KEEP_ALIVE_MS, connectionsCheckingInterval: checkingInterval(limits), requireHostHeader: false })
+      } else {
+        this.server = createHttpsServer({ ...options, ...tlsOptions }, this.onRequest) as unknown as HttpServer
+      }
       this.server.on('secureConnection', this.countConnection)
     }
     this.server.maxConnections = limits.maxConnections
@@ -106,6 +113,10 @@ export class Listener {
 
   /** Every request: head checks the parser does not make, then the current app. */
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.httpVersionMajor === 2) {
+      this.onH2Request(req, res)
+      return
+    }
     const problem = checkRequestHead(req, this.maxHeaders)
     if (problem !== null) {
       refuse(res, problem)
@@ -131,7 +142,7 @@ export class Listener {
    * is served as plain HTTP/1.1.
    */
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const res = new GatewayResponse(req)
+    const res = new Http1GatewayResponse(req)
     // The socket is the server's no more: the response closes it once written, unless a
     // tunnel took it over.
     res.shouldKeepAlive = false
@@ -160,6 +171,18 @@ export class Listener {
     this.handler(req, res)
   }
 
+  private onH2Request (req: IncomingMessage, res: ServerResponse): void {
+    const problem = checkH2RequestHead(req, this.maxHeaders, this.maxHeaderSize)
+    if (problem !== null) {
+      refuse(res, problem)
+      return
+    }
+    // Node's request deadline covers HTTP/1.1 only: a stream whose body never ends would
+    // hold its upstream exchange open. Most requests end with their headers (no timer).
+    if (!req.complete && this.requestTimeoutMs > 0) requestDeadline(req, res, this.requestTimeoutMs)
+    this.handler(req, res)
+  }
+
   async listen (): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject)
@@ -170,10 +193,10 @@ export class Listener {
     })
   }
 
-  /** True when `spec` names this socket: same key, or same host and TLS-ness on the port it is bound to. */
+  /** True when `spec` names this socket: same key, or same host, TLS-ness and http2 on the port it is bound to. */
   serves (spec: CompiledListener): boolean {
     if (spec.key === this.spec.key) return true
-    return spec.host === this.spec.host && (spec.tls === null) === (this.spec.tls === null) && spec.port === this.address().port
+    return spec.host === this.spec.host && (spec.tls === null) === (this.spec.tls === null) && spec.http2 === this.spec.http2 && spec.port === this.address().port
   }
 
   /** Applies a reload's settings that can change on a live socket. */
@@ -184,7 +207,18 @@ export class Listener {
     this.server.headersTimeout = limits.headersTimeoutMs
     this.server.requestTimeout = limits.requestTimeoutMs
     ;(this.server as { maxHeaderSize?: number }).maxHeaderSize = limits.maxHeaderSize
-    if (spec.tls !== null) this.certificates = buildCertificateSelector(spec.tls.certs)
+    this.requestTimeoutMs = limits.requestTimeoutMs
+    this.maxHeaderSize = limits.maxHeaderSize
+    if (this.h2 !== null) {
+      this.h2.setFirstStreamTimeout(limits.headersTimeoutMs)
+      ;(this.server as unknown as Http2SecureServer).updateSettings(h2Settings(limits))
+    }
+    if (spec.tls !== null) {
+      this.certificates = buildCertificateSelector(spec.tls.certs)
+      // Clients that send no SNI get the server's own context, which SNICallback never sees.
+      const first = spec.tls.certs[0]
+      if (first !== undefined) (this.server as unknown as { setSecureContext: (options: object) => void }).setSecureContext({ cert: first.cert, key: first.key, minVersion: TLS_MIN_VERSION })
+    }
   }
 
   /** Client connections open on this socket now. */
@@ -210,12 +244,13 @@ export class Listener {
   async close (graceMs: number): Promise<void> {
     const closed = new Promise<void>(resolve => this.server.close(() => resolve()))
     // A request that still arrives on a kept-alive connection is served, then the
-    // connection closes.
-    this.server.prependListener('request', (_req, res) => { res.setHeader('connection', 'close') })
+    // connection closes (an HTTP/2 session has been sent GOAWAY instead).
+    this.server.prependListener('request', (req, res) => { if (req.httpVersionMajor === 1) res.setHeader('connection', 'close') })
+    this.h2?.goAway()
     this.server.closeIdleConnections()
     // Node closes idle connections only when asked: ask again while responses finish.
     const sweep = setInterval(() => this.server.closeIdleConnections(), DRAIN_SWEEP_MS)
-    const deadline = setTimeout(() => this.server.closeAllConnections(), graceMs)
+    const deadline = setTimeout(() => this.closeAllConnections(), graceMs)
     await closed
     clearInterval(sweep)
     clearTimeout(deadline)
@@ -224,8 +259,48 @@ export class Listener {
   /** Drops every connection now. */
   destroy (): void {
     this.server.close()
-    this.server.closeAllConnections()
+    this.closeAllConnections()
   }
+
+  private closeAllConnections (): void {
+    if (this.h2 !== null) this.h2.destroyAll()
+    else this.server.closeAllConnections()
+  }
+}
+
+/** `:method`, `:scheme`, `:authority`, `:path`. */
+const H2_PSEUDO_HEADERS = 4
+
+function checkingInterval (limits: CompiledLimits): number {
+  return Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4)))
+}
+
+function http1Settings (limits: CompiledLimits): Record<string, number> {
+  return { maxHeaderSize: limits.maxHeaderSize, headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs }
+}
+
+/**
+ * What an h2 client is told it may send. Node allows 2^32-1 concurrent streams by
+ * default: one connection could then open as many upstream exchanges as it likes, past
+ * the per-connection bounds HTTP/1.1 has by nature.
+ */
+function h2Settings (limits: CompiledLimits): { maxConcurrentStreams: number, maxHeaderListSize: number } {
+  return { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: limits.maxHeaderSize }
+}
+
+/** nginx's `http2_max_concurrent_streams` default. */
+const H2_MAX_CONCURRENT_STREAMS = 128
+
+/** An h2 request whose body has not arrived in `ms`: 408 when nothing was answered yet, else the stream is reset. */
+function requestDeadline (req: IncomingMessage, res: ServerResponse, ms: number): void {
+  const timer = setTimeout(() => {
+    if (req.complete) return
+    if (!res.headersSent) refuse(res, { status: 408, message: 'the request was not received in time' })
+    else res.destroy()
+  }, ms)
+  const clear = (): void => clearTimeout(timer)
+  req.once('end', clear)
+  res.once('close', clear)
 }
 
 const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }

@@ -13,11 +13,15 @@ export interface HeadProblem {
 }
 
 export const TOO_MANY_HEADERS: HeadProblem = { status: 431, message: 'too many request headers' }
+export const HEADERS_TOO_LARGE: HeadProblem = { status: 431, message: 'request headers are too large' }
 export const HOST_MISSING: HeadProblem = { status: 400, message: 'an HTTP/1.1 request needs a Host header' }
 export const HOST_REPEATED: HeadProblem = { status: 400, message: 'more than one Host header' }
 export const HOST_INVALID: HeadProblem = { status: 400, message: 'the Host header is not host[:port]' }
 export const UPGRADE_REFUSED: HeadProblem = { status: 400, message: 'protocol upgrades are not accepted here' }
 export const UPGRADE_WITH_BODY: HeadProblem = { status: 400, message: 'an upgrade request cannot carry a body' }
+export const AUTHORITY_MISSING: HeadProblem = { status: 400, message: 'an HTTP/2 request needs :authority or a Host header' }
+export const AUTHORITY_CONFLICT: HeadProblem = { status: 400, message: 'Host and :authority name different hosts' }
+export const CONNECT_REFUSED: HeadProblem = { status: 400, message: 'CONNECT is not accepted here' }
 
 /**
  * `maxHeaders`: header lines allowed. The listener sets Node's `maxHeadersCount` one
@@ -40,6 +44,40 @@ export function checkRequestHead (req: IncomingMessage, maxHeaders: number): Hea
   if (hosts > 1) return HOST_REPEATED
   if (hosts === 0) return req.httpVersionMajor === 1 && req.httpVersionMinor === 0 ? null : HOST_MISSING
   if (!isHostPort(host)) return HOST_INVALID
+  return null
+}
+
+/**
+ * The same checks for an HTTP/2 request, whose target host is `:authority` (RFC 9113
+ * §8.3.1). A Host header that names another host is refused: the gateway would route on
+ * one and an upstream might read the other. On success the host is copied into
+ * `headers.host`, where routing and the upstream headers read it for both protocols.
+ * Pseudo-header fields do not count against `maxHeaders`; they do count in the size.
+ */
+export function checkH2RequestHead (req: IncomingMessage, maxHeaders: number, maxHeaderSize: number): HeadProblem | null {
+  const raw = req.rawHeaders
+  let pseudo = 0
+  let hosts = 0
+  let size = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string
+    size += name.length + (raw[i + 1] as string).length
+    if (name.charCodeAt(0) === 58 /* : */) pseudo++
+    else if (name === 'host') hosts++
+  }
+  if (raw.length - pseudo * 2 > maxHeaders * 2) return TOO_MANY_HEADERS
+  // nghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but lets a larger list through: the
+  // decoded names and values are measured here, as HTTP/1.1's parser measures the head.
+  if (size > maxHeaderSize) return HEADERS_TOO_LARGE
+  if (req.method === 'CONNECT') return CONNECT_REFUSED
+  if (hosts > 1) return HOST_REPEATED
+  const authority = req.headers[':authority']
+  const host = req.headers.host
+  const target = typeof authority === 'string' ? authority : host
+  if (target === undefined) return AUTHORITY_MISSING
+  if (!isHostPort(target)) return HOST_INVALID
+  if (host !== undefined && host.toLowerCase() !== target.toLowerCase()) return AUTHORITY_CONFLICT
+  req.headers.host = target
   return null
 }
 

@@ -4,8 +4,11 @@
  * certificate's subjectAltName (and its CN when it has none), read once at load.
  */
 import { X509Certificate } from 'node:crypto'
-import { createSecureContext, type SecureContext } from 'node:tls'
+import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls'
 import type { CompiledTlsCert } from '../config/compile.js'
+
+/** TLS 1.0 and 1.1 are deprecated (RFC 8996); Node's default minimum can be lowered by a flag. */
+export const TLS_MIN_VERSION: SecureVersion = 'TLSv1.2'
 
 export interface CertificateSelector {
   readonly defaultContext: SecureContext
@@ -17,7 +20,7 @@ export function buildCertificateSelector (certs: readonly CompiledTlsCert[]): Ce
   const wildcard = new Map<string, SecureContext>()
   let defaultContext: SecureContext | undefined
   for (const { cert, key } of certs) {
-    const context = createSecureContext({ cert, key })
+    const context = createSecureContext({ cert, key, minVersion: TLS_MIN_VERSION })
     defaultContext ??= context
     for (const name of namesOf(cert)) {
       if (name.startsWith('*.')) { if (!wildcard.has(name.slice(2))) wildcard.set(name.slice(2), context) } else if (!exact.has(name)) exact.set(name, context)

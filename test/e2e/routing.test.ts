@@ -3,6 +3,10 @@ import assert from 'node:assert/strict'
 import { startOrigin } from '../helpers/origin.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, rawExchange, type ErrorBody } from '../helpers/client.js'
+import { DOWNSTREAM_H2 } from '../helpers/downstream.js'
+
+/** Tests that write HTTP/1.1 bytes on a plain socket: not run in the HTTP/2 pass. */
+const RAW_HTTP1_ONLY = DOWNSTREAM_H2 && 'writes raw HTTP/1.1 bytes'
 
 test('/blue goes to Blue, /green to Green, anything else is a 404 ROUTE_NOT_FOUND', async (t) => {
   const blue = await startOrigin(t, 'blue')
@@ -68,7 +72,7 @@ test('exact, prefix and regex paths match as written', async (t) => {
   assert.equal((await get(`${gw.url}/xy`)).status, 404)
 })
 
-test('the path is normalised before matching, so %2e%2e cannot climb out of a prefix', async (t) => {
+test('the path is normalised before matching, so %2e%2e cannot climb out of a prefix', { skip: RAW_HTTP1_ONLY }, async (t) => {
   const pub = await startOrigin(t, 'public')
   const admin = await startOrigin(t, 'admin')
   const gw = await startGateway(t, {
@@ -110,7 +114,7 @@ test('stripPrefix, a path template and query rules rewrite what the upstream rec
   assert.equal(up.received.at(-1)?.url, '/search?q=rust&sort=asc&ref=tollgate')
 })
 
-test('an absolute-form request target is routed by its own authority and path', async (t) => {
+test('an absolute-form request target is routed by its own authority and path', { skip: RAW_HTTP1_ONLY }, async (t) => {
   const shop = await startOrigin(t, 'shop')
   const other = await startOrigin(t, 'other')
   const gw = await startGateway(t, {

@@ -5,6 +5,7 @@
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici'
 import { connect } from 'node:net'
 import type { TestContext } from 'node:test'
+import { clientAgentOptions } from './downstream.js'
 
 export interface Reply {
   readonly status: number
@@ -20,7 +21,7 @@ export interface RequestInit {
 }
 
 export function client (t: TestContext): (url: string, options?: RequestInit) => Promise<Reply> {
-  const agent = new Agent({ keepAliveTimeout: 10_000 })
+  const agent = new Agent({ keepAliveTimeout: 10_000, ...clientAgentOptions() })
   t.after(() => agent.close())
   return async (url, options = {}) => {
     const res = await undiciRequest(url, { ...options, dispatcher: agent })

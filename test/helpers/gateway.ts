@@ -2,12 +2,14 @@
  * Starts a Gateway in this process on 127.0.0.1:0 from a config object and closes it after
  * the test. `url` is the first listener's base URL. `TOLLGATE_TEST_ENGINE` (undici or
  * reply-from) picks the engine when the config names none: the test runner runs the e2e
- * suite once per engine.
+ * suite once per engine. `TOLLGATE_TEST_DOWNSTREAM=h2` makes the default listener TLS
+ * with HTTP/2 (test/helpers/downstream.ts); `url` then starts with https.
  */
 import type { TestContext } from 'node:test'
 import { createLogger } from '../../src/log/create-logger.js'
 import { Gateway } from '../../src/gateway.js'
 import type { AuthDefinition, GatewayConfig, HealthCheckDefinition } from '../../src/index.js'
+import { defaultListen } from './downstream.js'
 
 export interface RunningGateway {
   readonly gateway: Gateway
@@ -39,7 +41,7 @@ export async function startGateway (t: TestContext, config: GatewayConfig, optio
     server: {
       accessLog: false,
       logLevel: (options.logLevel ?? process.env.TOLLGATE_TEST_LOG ?? 'silent') as 'silent',
-      listen: [{ host: '127.0.0.1', port: 0 }],
+      listen: [defaultListen()],
       ...(TEST_ENGINE === undefined ? {} : { engine: TEST_ENGINE }),
       ...config.server
     }
@@ -51,5 +53,5 @@ export async function startGateway (t: TestContext, config: GatewayConfig, optio
   t.after(() => gateway.close(0))
   const address = gateway.addresses()[0]
   if (address === undefined) throw new Error('the gateway has no listener')
-  return { gateway, url: `http://127.0.0.1:${address.port}`, port: address.port }
+  return { gateway, url: `${address.tls ? 'https' : 'http'}://127.0.0.1:${address.port}`, port: address.port }
 }

@@ -6,13 +6,14 @@
 import { Agent, request as undiciRequest } from 'undici'
 import type { TestContext } from 'node:test'
 import type { Reply, RequestInit } from './client.js'
+import { clientAgentOptions } from './downstream.js'
 
 /**
  * Like client(), but every connection comes from `localAddress`. (undici's client option:
  * `connect: { localAddress }` is overridden by it, unset, and has no effect.)
  */
 export function clientFrom (t: TestContext, localAddress: string): (url: string, options?: RequestInit) => Promise<Reply> {
-  const agent = new Agent({ keepAliveTimeout: 10_000, localAddress })
+  const agent = new Agent({ keepAliveTimeout: 10_000, localAddress, ...clientAgentOptions() })
   t.after(() => agent.close())
   return async (url, options = {}) => {
     const res = await undiciRequest(url, { ...options, dispatcher: agent })

@@ -136,16 +136,6 @@ test('an error in a routes/ module names that file', async (t) => {
     err instanceof ConfigError && err.issues.some(i => i.path === 'orders.ts: routes[1].upstream'))
 })
 
-test('contract keys whose features are not built yet are refused as not supported, not as typos', () => {
-  const issues = issuesOf(() => loadConfigObject({
-    server: { listen: [{ port: 8080, http2: true }] },
-    upstreams: { a: { targets: ['127.0.0.1:1'] } },
-    routes: [{ name: 'r', upstream: 'a', colour: 'red' }]
-  }))
-  assert.ok(issues.includes('server.listen[0].http2: is not supported yet'), issues.join('\n'))
-  assert.ok(issues.includes('routes[0].colour: unknown key'), issues.join('\n'))
-})
-
 test('a .env beside the config file fills its ${NAME} references; the process environment wins over it', async (t) => {
   const names = ['TOLLGATE_T_TARGET', 'TOLLGATE_T_PORT', 'TOLLGATE_T_CONNECT'] as const
   const saved = names.map(name => process.env[name])

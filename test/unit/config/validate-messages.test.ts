@@ -77,11 +77,6 @@ test('an unknown key close to a known one of the same object is suggested', () =
   ])
 })
 
-test('a key of a feature not built yet is not taken for a typo', () => {
-  const issues = issuesOf(() => loadConfigObject({ server: { listen: [{ port: 8080, http2: true }] }, upstreams: { a: { targets: ['127.0.0.1:1'] } }, routes: [{ name: 'r', upstream: 'a' }] }))
-  assert.deepEqual(issues, ['server.listen[0].http2: is not supported yet'])
-})
-
 test('the parts of a refused config that passed the schema are checked in the same run', () => {
   const issues = issuesOf(() => loadConfigObject({
     server: { colour: 'blue' },
