@@ -17,7 +17,8 @@
  * alternating rounds (A B C A B C …), medians compared, so none gains from running first
  * or from one disturbed run. Then Tollgate with `--workers 2` against one process on the
  * same route, neither pinned (two workers need both cores, which they then share with the
- * upstream and autocannon). Then each proxy's RSS after the runs (bench/memory.ts
+ * upstream and autocannon). Then the protocols (bench/protocols.ts): HTTP/2 over TLS with
+ * h2load, gRPC unary calls and WebSocket round trips. Then each proxy's RSS after the runs (bench/memory.ts
  * measures what an idle connection costs). Not a test: numbers depend on the machine.
  *
  * Options (environment): BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50),
@@ -35,6 +36,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import { grpcSection, h2Section, websocketSection, type ProtocolBench } from './protocols.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -370,6 +372,20 @@ routes:
   printTable(workerRuns.map(median))
   const [oneProcess, twoWorkers] = workerRuns as [Result[], Result[]]
   console.log(`\n--workers 2 / 1 process: ${pairedRatio(twoWorkers, oneProcess, r => r.rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(twoWorkers, oneProcess, r => r.cpuPerRequest).toFixed(2)}`)
+
+  const protocols: ProtocolBench = {
+    seconds,
+    rounds,
+    dir,
+    upstream: `http://127.0.0.1:${portA}`,
+    here,
+    startProcess,
+    startTollgate: async (config) => await startTollgate(config),
+    pin
+  }
+  await h2Section(protocols)
+  await grpcSection(protocols)
+  await websocketSection(protocols)
 
   console.log('\n## memory (`npm run bench:memory` measures what an idle connection costs)\n')
   console.log('| server | RSS after the runs |')

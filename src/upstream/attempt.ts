@@ -11,6 +11,8 @@
  * - knowing how far the exchange got, so retries happen only before the response began.
  */
 import type { ServerResponse } from 'node:http'
+import type { ServerHttp2Stream } from 'node:http2'
+import { HOP_BY_HOP } from '../routing/header-rules.js'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { errors as undiciErrors } from 'undici'
@@ -266,6 +268,14 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.progressed = true
     this.statusCode = statusCode
     this.resumeUpstream = resume
+    if (this.trailersTo !== null && respondTrailersOnly(this.trailersTo, statusCode, headers)) {
+      // Sent whole, in one frame: what follows from the upstream is its empty end.
+      this.takenOver = true
+      const inner = this.inner
+      this.inner = null
+      inner?.onError?.(new ResponseTakenOver())
+      return true
+    }
     if (this.tap !== null && this.tap.onResponseHead(statusCode, headers)) {
       this.takenOver = true
       const inner = this.inner
@@ -334,13 +344,43 @@ function hasNoBody (statusCode: number): boolean {
   return statusCode === 204 || statusCode === 304
 }
 
+/**
+ * A gRPC "Trailers-Only" response (an error with no message: `grpc-status` in the response
+ * headers) to an HTTP/2 client: sent as one HEADERS frame with END_STREAM, which is how a
+ * gRPC client recognises it. Node's compatibility response would end the stream with a
+ * frame of its own after the headers, and the client would read a call that ended
+ * without a status. False when it is not such a response, or the client is not on h2.
+ */
+function respondTrailersOnly (res: ServerResponse, statusCode: number, raw: Buffer[]): boolean {
+  const stream = (res as { stream?: ServerHttp2Stream }).stream
+  if (stream === undefined || stream.headersSent || stream.destroyed) return false
+  let trailersOnly = false
+  const headers: Record<string, string | string[]> = {}
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = String(raw[i]).toLowerCase()
+    if (name === 'grpc-status') trailersOnly = true
+    if (HOP_BY_HOP.has(name) || name.startsWith(':')) continue
+    const value = String(raw[i + 1])
+    const existing = headers[name]
+    headers[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value]
+  }
+  if (!trailersOnly) return false
+  const own = res.getHeader('x-request-id')
+  if (typeof own === 'string') headers['x-request-id'] = own
+  res.statusCode = statusCode
+  stream.respond({ ':status': statusCode, ...headers }, { endStream: true })
+  return true
+}
+
 /** undici's raw trailer pairs, onto the client's response (written when it ends). */
 function forwardTrailers (raw: (string | Buffer)[], res: ServerResponse): void {
   if (res.writableEnded || res.destroyed) return
   const pairs: [string, string][] = []
   for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([String(raw[i]), String(raw[i + 1])])
   try {
-    res.addTrailers(pairs)
+    // HTTP/1.1 takes a list (repeats kept); HTTP/2's compatibility response only an object.
+    if ((res as { stream?: unknown }).stream !== undefined) res.addTrailers(Object.fromEntries(pairs.map(([name, value]) => [name.toLowerCase(), value])))
+    else res.addTrailers(pairs)
   } catch {
     // A trailer Node refuses to write (an invalid name or value) is dropped, not fatal.
   }

@@ -5,7 +5,7 @@ import { runToEnd } from '../helpers/child.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-test('npm run bench still runs: a one-second round measures the proxies, the guarded route, cache hits and metrics off and on, all answered 2xx, and prints their ratios', async (t) => {
+test('npm run bench still runs: a one-second round measures the proxies, the guarded route, cache hits, metrics off and on, and the protocols (h2, gRPC, WebSocket), all answered 2xx, and prints their ratios', async (t) => {
   const env = { ...process.env, BENCH_SECONDS: '1', BENCH_ROUNDS: '1', BENCH_WARMUP: '0', BENCH_CONNECTIONS: '10' }
   // Every process the benchmark starts is in its group: the run fails if one outlives it.
   const run = await runToEnd(t, 'npm', ['run', '--silent', 'bench'], { cwd: ROOT, env, timeoutMs: 90_000 })
@@ -23,6 +23,9 @@ test('npm run bench still runs: a one-second round measures the proxies, the gua
   assert.match(run.stdout, /^guarded \/ @fastify\/http-proxy \+ rate-limit \+ jwt: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
   assert.match(run.stdout, /^cache hits \/ proxied: \d+\.\d\d \(requests\/s\), p99 \d+\.\d\d, CPU per request \d+\.\d\d$/m, output)
   assert.match(run.stdout, /x-cache-status HIT/, output)
+  assert.match(run.stdout, /^h2 tollgate \/ Fastify http2 \+ @fastify\/http-proxy: \d+\.\d\d \(requests\/s\)$/m, output)
+  assert.match(run.stdout, /^grpc tollgate \/ directly: \d+\.\d\d \(calls\/s\)$/m, output)
+  assert.match(run.stdout, /^websocket tollgate \/ directly: \d+\.\d\d \(round trips\/s\)$/m, output)
   assert.match(run.stdout, /^metrics on \/ off: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
   const counted = /^requests the metrics counted on the route: (\d+)$/m.exec(run.stdout)?.[1]
   assert.ok(Number(counted) > 0, `the metrics counted no request\n${output}`)
@@ -31,6 +34,14 @@ test('npm run bench still runs: a one-second round measures the proxies, the gua
     'tollgate, proxied route', 'tollgate, cache hits',
     'tollgate, metrics off', 'tollgate, metrics on',
     'tollgate, 1 process, unpinned', 'tollgate, --workers 2']
+  for (const name of ['tollgate, http2 listener', 'Fastify http2 + @fastify/http-proxy', 'tollgate (TLS h2 in, h2c out)', 'the gRPC server directly (h2c)', 'tollgate', 'the echo server directly']) {
+    const rows = run.stdout.split('\n').filter(l => l.startsWith(`| ${name} |`)).map(l => l.split('|').slice(1, -1).map(cell => cell.trim()))
+    // Protocol rows have four cells: name, rate, mean ms, failed.
+    const protocolRow = rows.find(cells => cells.length === 4)
+    assert.ok(protocolRow !== undefined, `no protocol row for ${name}\n${output}`)
+    assert.ok(Number(protocolRow[1]) > 0, `${name} made no exchange\n${output}`)
+    assert.equal(protocolRow[3], '0', `${name} had failures\n${output}`)
+  }
   for (const name of names) {
     const [, rps, , , errors, non2xx] = row(name)
     assert.ok(Number(rps) > 0, `${name} served no request\n${output}`)
