@@ -69,9 +69,11 @@ function h2load (url: string, seconds: number): Omit<Rate, 'name'> {
   const done = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out)
   const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1] ?? ''
   const meanMs = mean.endsWith('us') ? Number(mean.slice(0, -2)) / 1000 : mean.endsWith('ms') ? Number(mean.slice(0, -2)) : Number(mean.slice(0, -1)) * 1000
-  const codes = /status codes: (\d+) 2xx/.exec(out)
-  if (Number.isNaN(rps) || done === null) throw new Error(`h2load gave no figures for ${url}:\n${out}\n${run.stderr ?? ''}`)
-  const failed = Number(done[2]) + Number(done[3]) + (Number(done[1]) - Number(codes?.[1] ?? done[1]))
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out)
+  if (Number.isNaN(rps) || done === null || codes === null) throw new Error(`h2load gave no figures for ${url}:\n${out}\n${run.stderr ?? ''}`)
+  // Errored requests and answers other than 2xx. (h2load counts the requests still open
+  // when the duration ends as "failed": they are no failure of the server.)
+  const failed = Number(done[3]) + Number(codes[2]) + Number(codes[3]) + Number(codes[4])
   return { perSecond: rps, failed, meanMs }
 }
 
