@@ -2,13 +2,12 @@
 // gateway that cannot start: `path: message` lines or one plain line, exit 1, no stack.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { CLI, runCli } from '../helpers/cli.js'
+import { runCli } from '../helpers/cli.js'
 import { tempFolder } from '../helpers/files.js'
 
 function folder (t: TestContext): string {
@@ -207,18 +206,3 @@ test('start on an address this host does not have says so in one line on stderr 
   assertNoStack(result)
 })
 
-test('an unexpected error at start is one line; TOLLGATE_DEBUG=1 adds its stack', (t) => {
-  const dir = folder(t)
-  // The file is read at validation; only Node's TLS, when the listener is built, parses it.
-  writeFileSync(join(dir, 'not-a-certificate.pem'), 'not a certificate\n')
-  writeFileSync(join(dir, 'g.yaml'), `server: { listen: [{ host: 127.0.0.1, port: 0, tls: { certs: [{ cert: not-a-certificate.pem, key: not-a-certificate.pem }] } }] }\n${UPSTREAM}routes: [{ name: r, upstream: a }]\n`)
-  const result = runCli(['start', '-c', join(dir, 'g.yaml')])
-  assert.equal(result.status, 1)
-  assert.match(result.stderr, /^tollgate: the gateway could not start: .*PEM.*\n$/)
-  assertNoStack(result)
-
-  const debug = spawnSync(process.execPath, [CLI, 'start', '-c', join(dir, 'g.yaml')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TOLLGATE_DEBUG: '1' } })
-  assert.equal(debug.status, 1)
-  assert.match(debug.stderr, /^tollgate: the gateway could not start: .*PEM.*\n/)
-  assert.match(debug.stderr, /\n\s+at /, 'TOLLGATE_DEBUG=1 prints the stack')
-})

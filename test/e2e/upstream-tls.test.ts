@@ -9,8 +9,11 @@ import { startOrigin } from '../helpers/origin.js'
 import { makePki } from '../helpers/certs.js'
 import { startGateway } from '../helpers/gateway.js'
 import { client, type ErrorBody } from '../helpers/client.js'
+import { createSecureServer } from 'node:http2'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
 
-const PROTOCOLS = ['http1'] as const
+const PROTOCOLS = ['http1', 'h2'] as const
 type Protocol = typeof PROTOCOLS[number]
 
 /** What a TLS origin saw of one request. */
@@ -38,7 +41,30 @@ type Answer = (seen: Seen) => { status: number, body: string }
 /** A TLS origin speaking `protocol` that records what it saw and answers with `answer`. */
 async function tlsOrigin (t: TestContext, protocol: Protocol, tls: OriginTls, answer: Answer): Promise<{ address: string, seen: Seen[] }> {
   const seen: Seen[] = []
+  const record = (url: string, host: string, socket: TLSSocket): Seen => {
+    const peer = socket.getPeerCertificate()
+    return {
+      url,
+      host,
+      sni: String(socket.servername),
+      authorized: socket.authorized,
+      clientCn: typeof peer.subject?.CN === 'string' ? peer.subject.CN : null
+    }
+  }
   switch (protocol) {
+    case 'h2': {
+      const server = createSecureServer({ ...tls, allowHTTP1: false }, (req, res) => {
+        const one = record(req.url, String(req.headers[':authority'] ?? req.headers.host ?? ''), req.socket as unknown as TLSSocket)
+        seen.push(one)
+        const { status, body } = answer(one)
+        res.statusCode = status
+        res.end(body)
+      })
+      server.listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      t.after(() => { server.close() })
+      return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen }
+    }
     case 'http1': {
       const origin = await startOrigin(t, 'secure', {
         tls,
