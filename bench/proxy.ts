@@ -186,7 +186,8 @@ async function startTollgate (config: string, options: { workers?: number, pinne
   children.push(gateway)
   if (options.pinned ?? true) pin(gateway.pid as number, 0)
   const ready = workers > 1 ? '"workers ready"' : '"listening"'
-  const log = await readUntil(gateway, 'tollgate', text => text.split('\n').some(l => l.includes(ready)))
+  // Both lines: with workers, a worker's "listening" may come after the primary's "workers ready".
+  const log = await readUntil(gateway, 'tollgate', text => text.includes(ready) && text.includes('"listening"'))
   const lines = log.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as { msg?: string, address?: string, pids?: number[] })
   const listening = lines.find(l => l.msg === 'listening') as { address: string }
   const pid = gateway.pid as number
