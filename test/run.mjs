@@ -64,7 +64,7 @@ if (onBothEngines.length > 0 && process.env.TOLLGATE_TEST_ENGINE === undefined) 
 // A share of the e2e files runs once more with the gateway's listener on TLS + HTTP/2 and
 // the test clients speaking h2 (test/helpers/downstream.ts): files that reach the gateway
 // through `gw.url` and client(t), covering routing and rewrites, hooks, auth, limits, cache
-// and balancing (tests that write raw HTTP/1.1 bytes skip themselves in that pass).
+// and balancing (raw HTTP/1.1 cases live in files of their own, routing-raw for routing).
 // Every route feature must behave the same over both protocols; about 50 s on 2 cores.
 const OVER_H2 = ['routing', 'hooks', 'auth-jwt', 'rate-limit', 'cache-revalidation', 'balancing'].map(name => join('test', 'e2e', `${name}.test.ts`))
 const overH2 = files.filter(file => OVER_H2.includes(file))
