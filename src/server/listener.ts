@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net'
 import type { CompiledLimits, CompiledListener } from '../config/compile.js'
 import type { RequestHandler } from '../app.js'
 import { buildCertificateSelector, TLS_MIN_VERSION, type CertificateSelector } from './tls.js'
-import { checkH2RequestHead, checkRequestHead, declaresBody, upgradeRequested, UPGRADE_REFUSED, UPGRADE_WITH_BODY, type HeadProblem } from './request-head.js'
+import { checkH2RequestHead, checkRequestHead, CONNECT_REFUSED, declaresBody, upgradeRequested, UPGRADE_REFUSED, UPGRADE_WITH_BODY, type HeadProblem } from './request-head.js'
 import { Http1GatewayResponse, Http2GatewayResponse } from './gateway-response.js'
 import { H2Sessions } from './h2-sessions.js'
 import { markUpgrade, type PendingUpgrade } from '../websocket/upgrade.js'
@@ -104,6 +104,7 @@ export class Listener {
     // sends the 100 once the route's checks have passed.
     this.server.on('checkContinue', this.onRequest)
     this.server.on('upgrade', this.onUpgrade)
+    this.server.on('connect', this.onConnect)
     this.server.on('clientError', onClientError)
   }
 
@@ -142,17 +143,8 @@ export class Listener {
    * is served as plain HTTP/1.1.
    */
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const res = new Http1GatewayResponse(req)
-    // The socket is the server's no more: the response closes it once written, unless a
-    // tunnel took it over.
-    res.shouldKeepAlive = false
-    res.assignSocket(socket as import('node:net').Socket)
     const pending: PendingUpgrade = { socket, head, takenOver: false }
-    res.once('finish', () => { if (!pending.takenOver) socket.end() })
-    // The listener's sockets allow half-open connections: a client that never closes its
-    // side would hold the socket open after our answer.
-    socket.once('finish', () => { if (!pending.takenOver) socket.destroy() })
-    socket.on('error', () => socket.destroy())
+    const res = responseOnSocket(req, socket, pending)
     const problem = checkRequestHead(req, this.maxHeaders)
     if (problem !== null) {
       refuse(res, problem)
@@ -169,6 +161,18 @@ export class Listener {
     }
     if (upgrade === 'websocket') markUpgrade(req, pending)
     this.handler(req, res)
+  }
+
+  /**
+   * A CONNECT request: the gateway tunnels for nobody. Without a listener Node would close
+   * an HTTP/1.1 connection without a word, and hand an HTTP/2 CONNECT stream to the routes.
+   * Over HTTP/1.1 the second argument is the socket, over HTTP/2 the stream's response.
+   */
+  private readonly onConnect = (req: IncomingMessage, socketOrResponse: Duplex | ServerResponse): void => {
+    const res = req.httpVersionMajor === 2
+      ? socketOrResponse as ServerResponse
+      : responseOnSocket(req, socketOrResponse as Duplex, { takenOver: false })
+    refuse(res, CONNECT_REFUSED)
   }
 
   private onH2Request (req: IncomingMessage, res: ServerResponse): void {
@@ -266,6 +270,23 @@ export class Listener {
     if (this.h2 !== null) this.h2.destroyAll()
     else this.server.closeAllConnections()
   }
+}
+
+/**
+ * A response written straight to a socket Node handed over (an upgrade or a CONNECT): the
+ * socket is the server's no more, so the response closes it once written, unless a tunnel
+ * took it over.
+ */
+function responseOnSocket (req: IncomingMessage, socket: Duplex, tunnel: { takenOver: boolean }): Http1GatewayResponse {
+  const res = new Http1GatewayResponse(req)
+  res.shouldKeepAlive = false
+  res.assignSocket(socket as import('node:net').Socket)
+  res.once('finish', () => { if (!tunnel.takenOver) socket.end() })
+  // The listener's sockets allow half-open connections: a client that never closes its
+  // side would hold the socket open after our answer.
+  socket.once('finish', () => { if (!tunnel.takenOver) socket.destroy() })
+  socket.on('error', () => socket.destroy())
+  return res
 }
 
 /** `:method`, `:scheme`, `:authority`, `:path`. */

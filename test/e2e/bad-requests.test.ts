@@ -63,6 +63,21 @@ test('an invalid percent-encoding in the path gets 400 BAD_REQUEST', async (t) =
   assert.equal(up.received.length, 0)
 })
 
+test('a CONNECT request gets 400 BAD_REQUEST as JSON with a request id, the connection closes, and nothing reaches an upstream', async (t) => {
+  const up = await startOrigin(t, 'up')
+  const gw = await startGateway(t, { upstreams: { up: { targets: [up.address] } }, routes: [{ name: 'r', upstream: 'up' }] })
+  // A tunnel request, with bytes for the tunnel already behind it.
+  const res = await rawExchange(gw.port, `CONNECT ${up.address} HTTP/1.1\r\nHost: ${up.address}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n`)
+  assert.match(res.data, /^HTTP\/1\.1 400 /)
+  assert.ok(res.closedByServer, 'the gateway closes the connection')
+  const body = bodyOf(res.data) as { error: { status: number, code: string, requestId: string } }
+  assert.equal(body.error.code, 'BAD_REQUEST')
+  assert.match(res.data, new RegExp(`\r\nx-request-id: ${body.error.requestId}\r\n`, 'i'))
+  assert.equal(res.data.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer: the bytes after the CONNECT are not served')
+  assert.equal(up.received.length, 0)
+  assert.equal((await client(t)(`${gw.url}/`)).status, 200)
+})
+
 test('half-open connections do not stop the gateway from answering others', async (t) => {
   const up = await startOrigin(t, 'up')
   const gw = await startGateway(t, { upstreams: { up: { targets: [up.address] } }, routes: [{ name: 'r', upstream: 'up' }] })
