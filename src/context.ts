@@ -119,8 +119,12 @@ export class RequestContext implements BalancerInput {
   }
 }
 
-/** `::ffff:a.b.c.d` → `a.b.c.d`; any other address unchanged. */
-export function plainAddress (address: string): string {
+/**
+ * `::ffff:a.b.c.d` → `a.b.c.d`; any other address unchanged. Node has no address for a
+ * socket that closed before anyone asked for it: '' then.
+ */
+export function plainAddress (address: string | undefined): string {
+  if (address === undefined) return ''
   return address.startsWith('::ffff:') && address.indexOf('.', 7) > 0 ? address.slice(7) : address
 }
 

@@ -166,6 +166,9 @@ export class RouteProxy implements AttemptObserver, DetachedFetcher {
   }
 
   private start (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext, attempt: UpstreamAttempt, origin: string): void {
+    // The client left while the route's checks and hooks ran: its leaving found no attempt
+    // to cancel, and nobody would read this one's response.
+    if (reply.raw.destroyed) return
     // One clock reading per request, for the access log's upstream time (retries included).
     if (ctx.tries++ === 0) ctx.upstreamStartedAt = performance.now()
     ctx.attempt = attempt

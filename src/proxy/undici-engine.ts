@@ -79,7 +79,7 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
     this.started = true
     this.resume = resume
     const res = this.res
-    if (res.destroyed) return false
+    if (res.destroyed) return this.clientGone()
     const engine = this.engine
     if (engine.upstreamResponse !== undefined) {
       this.filterResponse(statusCode, rawHeaders, engine.upstreamResponse)
@@ -95,7 +95,7 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
 
   onData (chunk: Buffer): boolean {
     const res = this.res
-    if (res.destroyed) return false
+    if (res.destroyed) return this.clientGone()
     if (res.write(chunk)) return true
     // The client reads slower than the upstream sends: pause the upstream until it drains.
     res.once('drain', this.onDrain)
@@ -115,6 +115,16 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
     }
     // The response began: the only honest signal left is a broken connection.
     this.res.destroy()
+  }
+
+  /**
+   * The client left without its leaving cancelling this attempt (it left before the
+   * attempt began): pausing would hold the upstream connection for good, so the attempt
+   * is cancelled, outside undici's callback.
+   */
+  private clientGone (): false {
+    process.nextTick(cancelAttempt, this.ctx)
+    return false
   }
 
   private readonly onDrain = (): void => {
@@ -178,6 +188,10 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
         if (!reply.sent) reply.send(new InternalError('upstreamResponse hook failed', { cause: err }))
       })
   }
+}
+
+function cancelAttempt (ctx: RequestContext): void {
+  ctx.attempt?.cancel()
 }
 
 /** Names a Connection header lists besides keep-alive and close (RFC 9110 §7.6.1). */

@@ -82,6 +82,19 @@ export class Http2GatewayResponse extends Http2ServerResponse implements Tracked
   }
 }
 
+/**
+ * `destroyed`, as an HTTP/1.1 response has it: true once the stream was reset or has
+ * closed. Node's compatibility response has no such property (its types say it has), and
+ * every check of `res.destroyed` would read `undefined`: a response to a client that left
+ * would be written to, and waited on, as if the client were still there.
+ */
+Object.defineProperty(Http2GatewayResponse.prototype, 'destroyed', {
+  get (this: Http2ServerResponse): boolean {
+    const stream = this.stream as Http2ServerResponse['stream'] | undefined
+    return stream === undefined || stream.destroyed
+  }
+})
+
 /** `headers` (flat list or object) without connection-specific fields; the same object when it has none. */
 function withoutConnectionHeaders (headers: OutgoingHttpHeaders | readonly OutgoingHttpHeader[]): OutgoingHttpHeaders | OutgoingHttpHeader[] {
   if (isFlatList(headers)) {

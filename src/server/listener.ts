@@ -10,7 +10,7 @@ import { createServer as createHttpsServer } from 'node:https'
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest } from 'node:http2'
 import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { CompiledLimits, CompiledListener } from '../config/compile.js'
 import type { RequestHandler } from '../app.js'
 import { buildCertificateSelector, TLS_MIN_VERSION, type CertificateSelector } from './tls.js'
@@ -108,8 +108,12 @@ export class Listener {
     this.server.on('clientError', onClientError)
   }
 
-  private readonly countConnection = (): void => {
+  private readonly countConnection = (socket: Socket): void => {
     this.accepted++
+    // Asked once now, Node keeps the peer's address on the socket: a request whose client
+    // has left can still name it (the access log's 499 line). Unasked, it is gone with the
+    // connection.
+    void socket.remoteAddress
   }
 
   /** Every request: head checks the parser does not make, then the current app. */

@@ -275,6 +275,60 @@ test('closing the gateway sends GOAWAY and lets an h2 request in flight finish',
   await within(closing, 5000, 'the gateway did not finish closing')
 })
 
+test('a session dropped with streams in flight, in the route\'s hooks and upstream, leaves no upstream exchange behind', async (t) => {
+  const pki = makePki(t)
+  const IN_FLIGHT = 10
+  let originReleased!: () => void
+  const originRelease = new Promise<void>(resolve => { originReleased = resolve })
+  let hookReleased!: () => void
+  const hookRelease = new Promise<void>(resolve => { hookReleased = resolve })
+  let counted = 0
+  let bothHeld!: () => void
+  const held = new Promise<void>(resolve => { bothHeld = resolve })
+  const hold = (): void => { if (++counted === 2 * IN_FLIGHT) bothHeld() }
+  let closes = 0
+  let allClosed!: () => void
+  const closed = new Promise<void>(resolve => { allClosed = resolve })
+  const origin = await startOrigin(t, 'blue', {
+    handler: (req, res) => {
+      if (req.url === '/upstream') {
+        hold()
+        void originRelease.then(() => res.end('late'))
+      } else res.end('ok')
+    }
+  })
+  const gw = await startGateway(t, {
+    server: { listen: h2Listen(pki), accessLog: true },
+    upstreams: { blue: { targets: [origin.address] } },
+    routes: [{
+      name: 'blue',
+      upstream: 'blue',
+      hooks: {
+        async onRequest (request) {
+          if (request.url !== '/hook') return
+          hold()
+          await hookRelease
+        }
+      }
+    }]
+  }, { logLevel: 'info', logTo: (line) => { if ((JSON.parse(line) as { status?: number }).status === 499 && ++closes === 2 * IN_FLIGHT) allClosed() } })
+  const client = await session(t, gw.port, pki.ca)
+  for (let i = 0; i < IN_FLIGHT; i++) {
+    for (const path of ['/upstream', '/hook']) client.request({ ':path': path }).on('error', () => {})
+  }
+  await within(held, 5000, 'the requests did not all reach the upstream and the hook')
+  client.destroy()
+  await within(closed, 5000, 'the gateway did not see every stream close')
+  hookReleased()
+  originReleased()
+  const after = await session(t, gw.port, pki.ca)
+  assert.equal((await h2Request(after, { ':path': '/after' })).status, 200)
+  assert.equal(origin.received.filter(r => r.url === '/hook').length, 0, 'requests whose client left in the hooks went upstream')
+  assert.equal(gw.gateway.liveUpstreams.get('blue')?.targets[0]?.inflight, 0)
+  after.destroy()
+  await within(gw.gateway.close(10_000), 3000, 'closing waited on an upstream exchange nobody reads')
+})
+
 test('an h2 session opened before a reload keeps being served, by the new config', async (t) => {
   const pki = makePki(t)
   const { gw, origin } = await h2Gateway(t, pki)

@@ -109,6 +109,46 @@ test('a client that aborts cancels the upstream request', async (t) => {
   assert.equal(upstream?.targets[0]?.inflight, 0)
 })
 
+test('a client that leaves while the route\'s hooks run: its request never goes upstream, and the gateway still closes at once', async (t) => {
+  const up = await startOrigin(t, 'up')
+  let entered!: () => void
+  const inHook = new Promise<void>(resolve => { entered = resolve })
+  let release!: () => void
+  const released = new Promise<void>(resolve => { release = resolve })
+  let logged!: (line: { ip?: string }) => void
+  const left = new Promise<{ ip?: string }>(resolve => { logged = resolve })
+  const gw = await startGateway(t, {
+    server: { accessLog: true },
+    upstreams: { up: { targets: [up.address] } },
+    routes: [{
+      name: 'r',
+      upstream: 'up',
+      hooks: {
+        async onRequest (request) {
+          if (request.url !== '/held') return
+          entered()
+          await released
+        }
+      }
+    }]
+  }, { logLevel: 'info', logTo: (text) => {
+    const line = JSON.parse(text) as { status?: number, ip?: string }
+    if (line.status === 499) logged(line)
+  } })
+  const controller = new AbortController()
+  const pending = request(`${gw.url}/held`, { signal: controller.signal })
+  await within(inHook, 5000, 'the request never reached the hook')
+  controller.abort()
+  await assert.rejects(pending)
+  // Logged as 499 with the address of a client that had gone before anything asked for it.
+  assert.equal((await within(left, 5000, 'the gateway never logged the client leaving')).ip, '127.0.0.1')
+  release()
+  // Served after the released request went on: had it been sent, the upstream saw it first.
+  assert.equal((await client(t)(`${gw.url}/after`)).status, 200)
+  assert.deepEqual(up.received.map(r => r.url), ['/after'])
+  await within(gw.gateway.close(10_000), 3000, 'closing waited on an upstream exchange nobody reads')
+})
+
 test('the gateway keeps serving after every kind of upstream failure', async (t) => {
   const ok = await startOrigin(t, 'ok')
   const port = await refusedPort(t)
