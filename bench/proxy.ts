@@ -42,6 +42,13 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7)
 const warmup = Number(process.env.BENCH_WARMUP ?? 1)
+/** BENCH_SECTIONS: a comma-separated share of SECTIONS to run (default: every one). */
+const SECTIONS = ['http', 'guarded', 'cache', 'metrics', 'workers', 'h2', 'grpc', 'websocket'] as const
+const chosen = (process.env.BENCH_SECTIONS ?? SECTIONS.join(',')).split(',').map(name => name.trim()).filter(name => name !== '')
+for (const name of chosen) {
+  if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`BENCH_SECTIONS: no section ${name} (sections: ${SECTIONS.join(', ')})`)
+}
+const wanted = (section: typeof SECTIONS[number]): boolean => chosen.includes(section)
 const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url))
 const children: ChildProcess[] = []
 
@@ -296,7 +303,7 @@ routes:
 
   console.log(`autocannon: ${connections} connections, ${seconds} s per run after a ${warmup} s warm-up, ${rounds} alternating rounds`)
   console.log(pinning ? 'proxies pinned to core 0; upstream and autocannon on core 1' : 'no CPU pinning (one core, or no taskset)')
-  for (const traffic of TRAFFIC) {
+  for (const traffic of wanted('http') ? TRAFFIC : []) {
     const direct0 = await measure('upstream directly', direct, [upstream.pid], traffic)
     const results = [direct0, ...await medians(proxies, traffic)]
     console.log(`\n## ${traffic.name}: ${traffic.describe} (medians of ${rounds} rounds for the proxies)\n`)
@@ -309,70 +316,78 @@ routes:
   }
 
   const tollgate = proxies[1] as Server
-  const withToken: Traffic = {
-    name: 'guarded',
-    describe: 'GET with a JWT HS256 bearer token',
-    options: () => ({ headers: { authorization: `Bearer ${hs256Token(secret)}` } })
-  }
-  const guardedRuns = await measureRounds([
-    { name: 'tollgate, bare route', url: tollgate.url, pid: tollgate.pid },
-    { name: 'tollgate, guarded route', url: `${tollgate.url}guarded/`, pid: tollgate.pid },
-    { name: '@fastify/http-proxy + rate-limit + jwt', url: `http://127.0.0.1:${guardedReference.out}/guarded/`, pid: guardedReference.pid }
-  ], withToken)
-  console.log(`\n## guarded: IP filter, a rate limit never reached and JWT HS256 auth; ${withToken.describe} (medians of ${rounds} rounds)\n`)
-  printTable(guardedRuns.map(median))
-  const [bare, guard, reference] = guardedRuns as [Result[], Result[], Result[]]
   const rps = (r: Result): number => r.rps
   const cpu = (r: Result): number => r.cpuPerRequest
-  console.log('\nRatios: the median of the ratios within each round.')
-  console.log(`guarded / bare route: ${pairedRatio(guard, bare, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(guard, bare, cpu).toFixed(2)}`)
-  console.log(`guarded / @fastify/http-proxy + rate-limit + jwt: ${pairedRatio(guard, reference, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(guard, reference, cpu).toFixed(2)}`)
-
-  // Cache hits: the same process, its cached route (every request a hit after the first)
-  // against its bare route (every request proxied).
-  const cachedUrl = `${tollgate.url}cached/`
-  const warmed = await fetch(cachedUrl)
-  await warmed.arrayBuffer()
-  const second = await fetch(cachedUrl)
-  await second.arrayBuffer()
-  const cacheRuns = await measureRounds([
-    { name: 'tollgate, proxied route', url: tollgate.url, pid: tollgate.pid },
-    { name: 'tollgate, cache hits', url: cachedUrl, pid: tollgate.pid }
-  ], TRAFFIC[0] as Traffic)
-  console.log(`\n## cache: hits of a cached route against the proxied route; ${(TRAFFIC[0] as Traffic).describe}, x-cache-status ${second.headers.get('x-cache-status') ?? 'none'} (medians of ${rounds} rounds)\n`)
-  printTable(cacheRuns.map(median))
-  const [proxied, hits] = cacheRuns as [Result[], Result[]]
-  console.log('\nRatios: the median of the ratios within each round.')
-  console.log(`cache hits / proxied: ${pairedRatio(hits, proxied, rps).toFixed(2)} (requests/s), p99 ${pairedRatio(hits, proxied, r => r.p99).toFixed(2)}, CPU per request ${pairedRatio(hits, proxied, cpu).toFixed(2)}`)
-
-  const metricsLine = measured.log.split('\n').find(l => l.includes('"metrics listening"')) as string
-  const metricsUrl = `http://127.0.0.1:${(JSON.parse(metricsLine) as { metrics: { port: number } }).metrics.port}/metrics`
   const basic = TRAFFIC[0] as Traffic
-  const metricsRuns: Result[][] = [[], []]
-  for (let round = 0; round < rounds; round++) {
-    metricsRuns[0]?.push(await measure('tollgate, metrics off', tollgate.url, [tollgate.pid], basic))
-    metricsRuns[1]?.push(await measure('tollgate, metrics on', measured.url, [measured.pid], basic))
-    await scrapeText(metricsUrl)
+  if (wanted('guarded')) {
+    const withToken: Traffic = {
+      name: 'guarded',
+      describe: 'GET with a JWT HS256 bearer token',
+      options: () => ({ headers: { authorization: `Bearer ${hs256Token(secret)}` } })
+    }
+    const guardedRuns = await measureRounds([
+      { name: 'tollgate, bare route', url: tollgate.url, pid: tollgate.pid },
+      { name: 'tollgate, guarded route', url: `${tollgate.url}guarded/`, pid: tollgate.pid },
+      { name: '@fastify/http-proxy + rate-limit + jwt', url: `http://127.0.0.1:${guardedReference.out}/guarded/`, pid: guardedReference.pid }
+    ], withToken)
+    console.log(`\n## guarded: IP filter, a rate limit never reached and JWT HS256 auth; ${withToken.describe} (medians of ${rounds} rounds)\n`)
+    printTable(guardedRuns.map(median))
+    const [bare, guard, reference] = guardedRuns as [Result[], Result[], Result[]]
+    console.log('\nRatios: the median of the ratios within each round.')
+    console.log(`guarded / bare route: ${pairedRatio(guard, bare, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(guard, bare, cpu).toFixed(2)}`)
+    console.log(`guarded / @fastify/http-proxy + rate-limit + jwt: ${pairedRatio(guard, reference, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(guard, reference, cpu).toFixed(2)}`)
   }
-  const scraped = await scrapeText(metricsUrl)
-  const counted = /^tollgate_requests_total\{route="app",method="GET",status="200"\} (\d+)$/m.exec(scraped)?.[1] ?? '0'
-  console.log(`\n## metrics: the same route with metrics off and on; ${basic.describe} (medians of ${rounds} rounds)\n`)
-  printTable(metricsRuns.map(median))
-  const [off, on] = metricsRuns as [Result[], Result[]]
-  console.log('\nRatios: the median of the ratios within each round.')
-  console.log(`metrics on / off: ${pairedRatio(on, off, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(on, off, cpu).toFixed(2)}`)
-  console.log(`requests the metrics counted on the route: ${counted}`)
 
-  // Unpinned both: a second worker needs the second core.
-  const workerRuns = await measureRounds([
-    { name: 'tollgate, 1 process, unpinned', ...await startTollgate(configFor('undici'), { pinned: false }) },
-    { name: 'tollgate, --workers 2', ...await startTollgate(configFor('undici'), { workers: 2, pinned: false }) }
-  ], basic)
-  console.log(`\n## workers: one process against --workers 2, neither pinned; ${basic.describe} (medians of ${rounds} rounds)\n`)
-  console.log(`${cores} cores, shared by the workers, the upstream and autocannon; CPU per request sums the primary and its workers`)
-  printTable(workerRuns.map(median))
-  const [oneProcess, twoWorkers] = workerRuns as [Result[], Result[]]
-  console.log(`\n--workers 2 / 1 process: ${pairedRatio(twoWorkers, oneProcess, r => r.rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(twoWorkers, oneProcess, r => r.cpuPerRequest).toFixed(2)}`)
+  if (wanted('cache')) {
+    // Cache hits: the same process, its cached route (every request a hit after the first)
+    // against its bare route (every request proxied).
+    const cachedUrl = `${tollgate.url}cached/`
+    const warmed = await fetch(cachedUrl)
+    await warmed.arrayBuffer()
+    const second = await fetch(cachedUrl)
+    await second.arrayBuffer()
+    const cacheRuns = await measureRounds([
+      { name: 'tollgate, proxied route', url: tollgate.url, pid: tollgate.pid },
+      { name: 'tollgate, cache hits', url: cachedUrl, pid: tollgate.pid }
+    ], TRAFFIC[0] as Traffic)
+    console.log(`\n## cache: hits of a cached route against the proxied route; ${(TRAFFIC[0] as Traffic).describe}, x-cache-status ${second.headers.get('x-cache-status') ?? 'none'} (medians of ${rounds} rounds)\n`)
+    printTable(cacheRuns.map(median))
+    const [proxied, hits] = cacheRuns as [Result[], Result[]]
+    console.log('\nRatios: the median of the ratios within each round.')
+    console.log(`cache hits / proxied: ${pairedRatio(hits, proxied, rps).toFixed(2)} (requests/s), p99 ${pairedRatio(hits, proxied, r => r.p99).toFixed(2)}, CPU per request ${pairedRatio(hits, proxied, cpu).toFixed(2)}`)
+  }
+
+  if (wanted('metrics')) {
+    const metricsLine = measured.log.split('\n').find(l => l.includes('"metrics listening"')) as string
+    const metricsUrl = `http://127.0.0.1:${(JSON.parse(metricsLine) as { metrics: { port: number } }).metrics.port}/metrics`
+    const metricsRuns: Result[][] = [[], []]
+    for (let round = 0; round < rounds; round++) {
+      metricsRuns[0]?.push(await measure('tollgate, metrics off', tollgate.url, [tollgate.pid], basic))
+      metricsRuns[1]?.push(await measure('tollgate, metrics on', measured.url, [measured.pid], basic))
+      await scrapeText(metricsUrl)
+    }
+    const scraped = await scrapeText(metricsUrl)
+    const counted = /^tollgate_requests_total\{route="app",method="GET",status="200"\} (\d+)$/m.exec(scraped)?.[1] ?? '0'
+    console.log(`\n## metrics: the same route with metrics off and on; ${basic.describe} (medians of ${rounds} rounds)\n`)
+    printTable(metricsRuns.map(median))
+    const [off, on] = metricsRuns as [Result[], Result[]]
+    console.log('\nRatios: the median of the ratios within each round.')
+    console.log(`metrics on / off: ${pairedRatio(on, off, rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(on, off, cpu).toFixed(2)}`)
+    console.log(`requests the metrics counted on the route: ${counted}`)
+  }
+
+  if (wanted('workers')) {
+    // Unpinned both: a second worker needs the second core.
+    const workerRuns = await measureRounds([
+      { name: 'tollgate, 1 process, unpinned', ...await startTollgate(configFor('undici'), { pinned: false }) },
+      { name: 'tollgate, --workers 2', ...await startTollgate(configFor('undici'), { workers: 2, pinned: false }) }
+    ], basic)
+    console.log(`\n## workers: one process against --workers 2, neither pinned; ${basic.describe} (medians of ${rounds} rounds)\n`)
+    console.log(`${cores} cores, shared by the workers, the upstream and autocannon; CPU per request sums the primary and its workers`)
+    printTable(workerRuns.map(median))
+    const [oneProcess, twoWorkers] = workerRuns as [Result[], Result[]]
+    console.log(`\n--workers 2 / 1 process: ${pairedRatio(twoWorkers, oneProcess, r => r.rps).toFixed(2)} (requests/s), CPU per request ${pairedRatio(twoWorkers, oneProcess, r => r.cpuPerRequest).toFixed(2)}`)
+  }
 
   const protocols: ProtocolBench = {
     seconds,
@@ -384,9 +399,9 @@ routes:
     startTollgate: async (config) => await startTollgate(config),
     pin
   }
-  await h2Section(protocols)
-  await grpcSection(protocols)
-  await websocketSection(protocols)
+  if (wanted('h2')) await h2Section(protocols)
+  if (wanted('grpc')) await grpcSection(protocols)
+  if (wanted('websocket')) await websocketSection(protocols)
 
   console.log('\n## memory (`npm run bench:memory` measures what an idle connection costs)\n')
   console.log('| server | RSS after the runs |')

@@ -275,6 +275,28 @@ test('closing the gateway sends GOAWAY and lets an h2 request in flight finish',
   await within(closing, 5000, 'the gateway did not finish closing')
 })
 
+test('hooks over h2 see the pseudo-header fields and a host; the upstreamRequest hook\'s headers hold no pseudo-header', async (t) => {
+  const pki = makePki(t)
+  const seen: Record<string, unknown> = {}
+  const { gw } = await h2Gateway(t, pki, {
+    routes: [{
+      name: 'blue',
+      upstream: 'blue',
+      hooks: {
+        onRequest (request) {
+          Object.assign(seen, { version: request.raw.httpVersion, method: request.headers[':method'], path: request.headers[':path'], authority: request.headers[':authority'], host: request.headers.host })
+        },
+        upstreamRequest (_request, headers) {
+          seen.pseudo = Object.keys(headers).filter(name => name.startsWith(':'))
+        }
+      }
+    }]
+  })
+  const client = await session(t, gw.port, pki.ca)
+  assert.equal((await h2Request(client, { ':path': '/seen?x=1' })).status, 200)
+  assert.deepEqual(seen, { version: '2.0', method: 'GET', path: '/seen?x=1', authority: `localhost:${gw.port}`, host: `localhost:${gw.port}`, pseudo: [] })
+})
+
 test('a session dropped with streams in flight, in the route\'s hooks and upstream, leaves no upstream exchange behind', async (t) => {
   const pki = makePki(t)
   const IN_FLIGHT = 10
