@@ -2,7 +2,8 @@
  * The protocol sections of `npm run bench`, each through Tollgate next to a reference in
  * the same run, alternating rounds:
  *   - HTTP/2 downstream over TLS: h2load (10 connections × 10 streams) against Tollgate's
- *     `http2: true` listener and against plain Fastify http2 + @fastify/http-proxy;
+ *     `http2: true` listener, against plain Fastify http2 + @fastify/http-proxy, and against
+ *     the floor: node:http2 handing requests to undici with nothing around them;
  *   - gRPC unary calls (@grpc/grpc-js, 50 in flight) through Tollgate (TLS h2 in, h2c out)
  *     and straight to the gRPC server;
  *   - WebSocket round trips (50 sockets, one message in flight each) through Tollgate and
@@ -28,9 +29,18 @@ export interface ProtocolBench {
   readonly startProcess: (args: string[]) => Promise<{ out: string, pid: number }>
   readonly startTollgate: (config: string) => Promise<{ url: string, pid: number }>
   readonly pin: (pid: number, core: number) => void
+  /** CPU seconds (user + system) the processes have used so far. */
+  readonly cpuSeconds: (pids: readonly number[]) => number
 }
 
-interface Rate { readonly name: string, readonly perSecond: number, readonly failed: number, readonly meanMs: number }
+interface Rate {
+  readonly name: string
+  readonly perSecond: number
+  readonly failed: number
+  readonly meanMs: number
+  /** The server's CPU time per exchange, in µs, where measured. */
+  readonly cpuUs?: number
+}
 
 function median (values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -39,31 +49,49 @@ function median (values: readonly number[]): number {
 }
 
 function printRates (rows: readonly Rate[], unit: string): void {
-  console.log(`| target | ${unit}/s | mean ms | failed |`)
-  console.log('| --- | ---: | ---: | ---: |')
-  for (const r of rows) console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.meanMs.toFixed(2)} | ${r.failed} |`)
+  const cpu = rows.every(r => r.cpuUs !== undefined)
+  console.log(`| target | ${unit}/s | mean ms | failed |${cpu ? ' server CPU µs/request |' : ''}`)
+  console.log(`| --- | ---: | ---: | ---: |${cpu ? ' ---: |' : ''}`)
+  for (const r of rows) console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.meanMs.toFixed(2)} | ${r.failed} |${cpu ? ` ${(r.cpuUs as number).toFixed(1)} |` : ''}`)
 }
 
 /** Alternating rounds of `runs`, the median of each one's rate. */
-async function alternate (bench: ProtocolBench, runs: readonly { name: string, run: () => Promise<Omit<Rate, 'name'>> }[]): Promise<{ rates: Rate[], ratios: number[] }> {
+async function alternate (bench: ProtocolBench, runs: readonly { name: string, run: () => Promise<Omit<Rate, 'name'>> }[]): Promise<{ rates: Rate[], ratios: number[], cpuRatios: number[], rounds: Omit<Rate, 'name'>[][] }> {
   const all: Omit<Rate, 'name'>[][] = runs.map(() => [])
   for (let round = 0; round < bench.rounds; round++) {
     for (const [i, r] of runs.entries()) all[i]?.push(await r.run())
   }
-  const rates = runs.map((r, i) => ({
-    name: r.name,
-    perSecond: median((all[i] ?? []).map(x => x.perSecond)),
-    meanMs: median((all[i] ?? []).map(x => x.meanMs)),
-    failed: (all[i] ?? []).reduce((sum, x) => sum + x.failed, 0)
-  }))
+  const rates = runs.map((r, i) => {
+    const cpu = (all[i] ?? []).map(x => x.cpuUs).filter(us => us !== undefined)
+    return {
+      name: r.name,
+      perSecond: median((all[i] ?? []).map(x => x.perSecond)),
+      meanMs: median((all[i] ?? []).map(x => x.meanMs)),
+      failed: (all[i] ?? []).reduce((sum, x) => sum + x.failed, 0),
+      ...(cpu.length > 0 ? { cpuUs: median(cpu) } : {})
+    }
+  })
   // Tollgate first, its reference second: the ratio within each round.
   const ratios = (all[0] ?? []).map((x, i) => x.perSecond / ((all[1] ?? [])[i]?.perSecond ?? Number.NaN))
-  return { rates, ratios }
+  const cpuRatios = (all[0] ?? []).map((x, i) => (x.cpuUs ?? Number.NaN) / ((all[1] ?? [])[i]?.cpuUs ?? Number.NaN))
+  console.log(`\nper round, ${runs.map(r => r.name).join(' | ')}: ${(all[0] ?? []).map((_, i) => all.map(series => series[i]?.perSecond.toFixed(0)).join(' | ')).join(', ')}`)
+  return { rates, ratios, cpuRatios, rounds: all }
 }
 
-/** One h2load run: requests/s, failed requests, mean time per request. */
-function h2load (url: string, seconds: number): Omit<Rate, 'name'> {
-  const run = spawnSync('h2load', ['-c', '10', '-m', '10', '-D', String(seconds), '--warm-up-time=1', url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 })
+/** The median over rounds of `a`'s value over `b`'s, within each round. */
+function pairedRatio (a: readonly Omit<Rate, 'name'>[] | undefined, b: readonly Omit<Rate, 'name'>[] | undefined, pick: (r: Omit<Rate, 'name'>) => number | undefined): number {
+  return median((a ?? []).map((x, i) => (pick(x) ?? Number.NaN) / (pick((b ?? [])[i] ?? x) ?? Number.NaN)))
+}
+
+/**
+ * One h2load run after a one-second warm-up run: requests/s, failed requests, mean time per
+ * request, and the CPU time `pid` spent per request during the measured run.
+ */
+function h2load (bench: ProtocolBench, url: string, pid: number): Omit<Rate, 'name'> {
+  spawnSync('h2load', ['-c', '10', '-m', '10', '-D', '1', url], { encoding: 'utf8', timeout: 30_000 })
+  const cpuBefore = bench.cpuSeconds([pid])
+  const run = spawnSync('h2load', ['-c', '10', '-m', '10', '-D', String(bench.seconds), url], { encoding: 'utf8', timeout: (bench.seconds + 30) * 1000 })
+  const cpu = bench.cpuSeconds([pid]) - cpuBefore
   const out = run.stdout ?? ''
   const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? Number.NaN)
   const done = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out)
@@ -74,13 +102,15 @@ function h2load (url: string, seconds: number): Omit<Rate, 'name'> {
   // Errored requests and answers other than 2xx. (h2load counts the requests still open
   // when the duration ends as "failed": they are no failure of the server.)
   const failed = Number(done[3]) + Number(codes[2]) + Number(codes[3]) + Number(codes[4])
-  return { perSecond: rps, failed, meanMs }
+  return { perSecond: rps, failed, meanMs, cpuUs: cpu * 1e6 / Math.max(1, Number(done[1])) }
 }
 
 export async function h2Section (bench: ProtocolBench): Promise<void> {
   const pki = makePki(null, ['localhost', '127.0.0.1'])
   const reference = await bench.startProcess([bench.here('http-proxy-h2.mjs'), bench.upstream, pki.files.serverKey, pki.files.serverCert])
   bench.pin(reference.pid, 0)
+  const floor = await bench.startProcess([bench.here('h2-floor.mjs'), bench.upstream, pki.files.serverKey, pki.files.serverCert])
+  bench.pin(floor.pid, 0)
   const config = join(bench.dir, 'bench-h2.yaml')
   writeFileSync(config, `
 server:
@@ -93,13 +123,15 @@ routes:
   - { name: app, upstream: app }
 `)
   const tollgate = await bench.startTollgate(config)
-  const { rates, ratios } = await alternate(bench, [
-    { name: 'tollgate, http2 listener', run: async () => h2load(tollgate.url, bench.seconds) },
-    { name: 'Fastify http2 + @fastify/http-proxy', run: async () => h2load(`https://127.0.0.1:${reference.out}/`, bench.seconds) }
+  const { rates, ratios, cpuRatios, rounds } = await alternate(bench, [
+    { name: 'tollgate, http2 listener', run: async () => h2load(bench, tollgate.url, tollgate.pid) },
+    { name: 'Fastify http2 + @fastify/http-proxy', run: async () => h2load(bench, `https://127.0.0.1:${reference.out}/`, reference.pid) },
+    { name: 'node:http2 + undici, no framework (the floor)', run: async () => h2load(bench, `https://127.0.0.1:${floor.out}/`, floor.pid) }
   ])
   console.log(`\n## h2: HTTP/2 over TLS downstream, h2load 10 connections × 10 streams (medians of ${bench.rounds} rounds)\n`)
   printRates(rates, 'requests')
-  console.log(`\nh2 tollgate / Fastify http2 + @fastify/http-proxy: ${median(ratios).toFixed(2)} (requests/s)`)
+  console.log(`\nh2 tollgate / Fastify http2 + @fastify/http-proxy: ${median(ratios).toFixed(2)} (requests/s), CPU per request ${median(cpuRatios).toFixed(2)}`)
+  console.log(`h2 floor / Fastify http2 + @fastify/http-proxy: ${pairedRatio(rounds[2], rounds[1], r => r.perSecond).toFixed(2)} (requests/s), CPU per request ${pairedRatio(rounds[2], rounds[1], r => r.cpuUs).toFixed(2)}`)
 }
 
 /** `inFlight` loops of unary calls for `seconds`: calls/s, failures, mean latency. */

@@ -397,7 +397,8 @@ routes:
     here,
     startProcess,
     startTollgate: async (config) => await startTollgate(config),
-    pin
+    pin,
+    cpuSeconds
   }
   if (wanted('h2')) await h2Section(protocols)
   if (wanted('grpc')) await grpcSection(protocols)

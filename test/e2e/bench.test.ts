@@ -23,7 +23,8 @@ test('npm run bench still runs: a one-second round measures the proxies, the gua
   assert.match(run.stdout, /^guarded \/ @fastify\/http-proxy \+ rate-limit \+ jwt: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
   assert.match(run.stdout, /^cache hits \/ proxied: \d+\.\d\d \(requests\/s\), p99 \d+\.\d\d, CPU per request \d+\.\d\d$/m, output)
   assert.match(run.stdout, /x-cache-status HIT/, output)
-  assert.match(run.stdout, /^h2 tollgate \/ Fastify http2 \+ @fastify\/http-proxy: \d+\.\d\d \(requests\/s\)$/m, output)
+  assert.match(run.stdout, /^h2 tollgate \/ Fastify http2 \+ @fastify\/http-proxy: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
+  assert.match(run.stdout, /^h2 floor \/ Fastify http2 \+ @fastify\/http-proxy: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
   assert.match(run.stdout, /^grpc tollgate \/ directly: \d+\.\d\d \(calls\/s\)$/m, output)
   assert.match(run.stdout, /^websocket tollgate \/ directly: \d+\.\d\d \(round trips\/s\)$/m, output)
   assert.match(run.stdout, /^metrics on \/ off: \d+\.\d\d \(requests\/s\), CPU per request \d+\.\d\d$/m, output)
@@ -34,10 +35,10 @@ test('npm run bench still runs: a one-second round measures the proxies, the gua
     'tollgate, proxied route', 'tollgate, cache hits',
     'tollgate, metrics off', 'tollgate, metrics on',
     'tollgate, 1 process, unpinned', 'tollgate, --workers 2']
-  for (const name of ['tollgate, http2 listener', 'Fastify http2 + @fastify/http-proxy', 'tollgate (TLS h2 in, h2c out)', 'the gRPC server directly (h2c)', 'tollgate', 'the echo server directly']) {
+  for (const name of ['tollgate, http2 listener', 'Fastify http2 + @fastify/http-proxy', 'node:http2 + undici, no framework (the floor)', 'tollgate (TLS h2 in, h2c out)', 'the gRPC server directly (h2c)', 'tollgate', 'the echo server directly']) {
     const rows = run.stdout.split('\n').filter(l => l.startsWith(`| ${name} |`)).map(l => l.split('|').slice(1, -1).map(cell => cell.trim()))
-    // Protocol rows have four cells: name, rate, mean ms, failed.
-    const protocolRow = rows.find(cells => cells.length === 4)
+    // Protocol rows have four cells (name, rate, mean ms, failed), or five with the CPU time.
+    const protocolRow = rows.find(cells => cells.length === 4 || (cells.length === 5 && Number(cells[4]) > 0))
     assert.ok(protocolRow !== undefined, `no protocol row for ${name}\n${output}`)
     assert.ok(Number(protocolRow[1]) > 0, `${name} made no exchange\n${output}`)
     assert.equal(protocolRow[3], '0', `${name} had failures\n${output}`)
