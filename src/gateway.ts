@@ -529,6 +529,7 @@ export class Gateway {
     this.closed = true
     await this.applying
     const grace = graceMs ?? this.current?.config.server.gracefulShutdownMs ?? 0
+    const graceEnds = performance.now() + grace
     const listeners = [...this.listeners.values()]
     this.listeners.clear()
     const admin = this.admin
@@ -548,11 +549,27 @@ export class Gateway {
       await Promise.race([version.drained, deadline])
       await version.app.close()
     }
-    await this.upstreams.close()
-    await this.transparent.close()
+    // Pools close once their requests are done. One may still carry a request no client
+    // waits on (a background cache refresh from a slow origin): once the grace period is
+    // over it is cut, so that a shutdown ends in time.
+    const left = Math.max(0, graceEnds - performance.now())
+    if (!await settlesWithin(Promise.all([this.upstreams.close(), this.transparent.close()]), left)) {
+      await Promise.all([this.upstreams.destroy(), this.transparent.destroy().catch(() => undefined)])
+    }
     await this.counterStores.close()
     await this.httpCache.close()
     await this.sync.close()
+  }
+}
+
+/** True when `work` settles within `ms`; false when the time ran out first. */
+async function settlesWithin (work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeUp = new Promise<boolean>(resolve => { timer = setTimeout(resolve, ms, false) })
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeUp])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

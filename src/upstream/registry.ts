@@ -24,6 +24,8 @@ export interface UpstreamChange {
 
 export class UpstreamRegistry {
   private current: ReadonlyMap<string, Upstream> = new Map()
+  /** Upstreams `close` took out of use, whose pools may still be closing. */
+  private readonly closed: Upstream[] = []
   private readonly events: ConnectionEvents
   private readonly log: HealthLog
 
@@ -75,6 +77,12 @@ export class UpstreamRegistry {
   async close (): Promise<void> {
     const all = [...this.current.values()]
     this.current = new Map()
+    this.closed.push(...all)
     await Promise.all(all.map(u => u.close()))
+  }
+
+  /** Cuts the pools of every upstream `close` is still waiting on. */
+  async destroy (): Promise<void> {
+    await Promise.all(this.closed.map(u => u.destroy()))
   }
 }

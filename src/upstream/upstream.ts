@@ -53,7 +53,7 @@ export class Upstream {
   private readonly slots = new Map<Target, TargetSlot>()
   /** The last set each source gave; the target list is their union, static first. */
   /** Pools of removed targets, closing once their in-flight requests are done. */
-  private readonly closing = new Set<Promise<void>>()
+  private readonly closing = new Map<Dispatcher, Promise<void>>()
   private readonly specs = new Map<TargetSource, readonly TargetSpec[]>()
   /** Each target's weight when the balancer was built, in `targetList` order. */
   private weights: readonly number[] = []
@@ -210,8 +210,8 @@ export class Upstream {
       this.slots.delete(target)
       // undici's close waits for the requests already queued or running on the pool.
       if (slot === undefined) continue
-      const closing = slot.pool.close().catch(() => undefined).finally(() => this.closing.delete(closing))
-      this.closing.add(closing)
+      const pool = slot.pool
+      this.closing.set(pool, pool.close().catch(() => undefined).finally(() => this.closing.delete(pool)))
     }
     return { applied: true, added, kept, removed: removed.map(target => target.id) }
   }
@@ -252,7 +252,14 @@ export class Upstream {
   async close (): Promise<void> {
     this.stop()
     await Promise.all([...this.slots.values()].map(slot => slot.pool.close().catch(() => undefined)))
-    await Promise.all([...this.closing])
+    await Promise.all([...this.closing.values()])
+  }
+
+  /** Cuts every pool now, with whatever it still carries (a shutdown's grace period is over). */
+  async destroy (): Promise<void> {
+    this.stop()
+    const pools = [...[...this.slots.values()].map(slot => slot.pool), ...this.closing.keys()]
+    await Promise.all(pools.map(async pool => { await pool.destroy().catch(() => undefined) }))
   }
 
   private h2ClientFor (target: Target): H2Dispatcher {

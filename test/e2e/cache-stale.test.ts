@@ -118,3 +118,25 @@ test('stale-if-error: an origin that times out is replaced by the stale copy', a
   const res = await within(lab.send('/c/x'), 3_000, 'no answer')
   assert.deepEqual([res.status, res.headers['x-cache-status'], res.text], [200, 'STALE', 'kept'])
 })
+
+test('a shutdown does not wait past its grace period for a background refresh from an origin that never answers', async (t) => {
+  let first = true
+  let refreshArrived!: () => void
+  const arrived = new Promise<void>(resolve => { refreshArrived = resolve })
+  const lab = await cacheLab(t, (_req, res) => {
+    if (first) {
+      first = false
+      res.writeHead(200, { 'cache-control': 'max-age=10' })
+      res.end('v1')
+      return
+    }
+    // The refresh: no answer within the route's response timeout (30 s).
+    refreshArrived()
+    t.after(() => res.destroy())
+  }, { cache: { staleWhileRevalidate: '30s' } })
+  await lab.send('/c/x')
+  lab.advance(15_000)
+  assert.equal((await lab.send('/c/x')).headers['x-cache-status'], 'STALE')
+  await within(arrived, 5_000, 'no background refresh reached the origin')
+  await within(lab.gw.gateway.close(300), 3_000, 'the shutdown waited on the background refresh')
+})
