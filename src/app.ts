@@ -5,7 +5,6 @@
  * handler (build-then-swap, DESIGN §1).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
@@ -21,6 +20,7 @@ import { kRouteMatch, type RawWithMatch } from '../plugins/request-context.js'
 import { ROUTE_CONSTRAINT } from '../plugins/proxy.js'
 import { sendError, toContractError } from '../plugins/error-handler.js'
 import { lazyChildLogger } from './logger.js'
+import { requestIdOf } from './server/request-id.js'
 import type { WebSocketTunnels } from './websocket/tunnels.js'
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
@@ -62,26 +62,6 @@ function routeConstraint () {
     },
     validate () {}
   }
-}
-
-/**
- * The client's x-request-id when it is short and plain (1-128 visible ASCII characters: no
- * spaces, so duplicates Node joined with ", " fail too), else a new UUID. The id goes into
- * logs and upstream headers: a client must not be able to put 10 KB, tabs or bytes from
- * another charset there.
- */
-function requestIdOf (req: IncomingMessage): string {
-  const given = req.headers['x-request-id']
-  return typeof given === 'string' && isPlainId(given) ? given : randomUUID()
-}
-
-function isPlainId (id: string): boolean {
-  if (id.length === 0 || id.length > 128) return false
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i)
-    if (c < 0x21 || c > 0x7e) return false
-  }
-  return true
 }
 
 /**

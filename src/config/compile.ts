@@ -572,6 +572,11 @@ function compileRoute (
   if (route.websocket === true && matchSpec.methods !== undefined && !matchSpec.methods.includes('GET')) {
     issues.add(joinPath(path, 'websocket'), 'a WebSocket upgrade is a GET request, which match.methods leaves out')
   }
+  // The WebSocket tunnel connects to targets itself, and knows no CONNECT proxy: the
+  // upgrade would go around the proxy the upstream must be reached through.
+  if (route.websocket === true && route.upstream !== undefined && upstreamConfigs[route.upstream]?.proxy !== undefined) {
+    issues.add(joinPath(path, 'websocket'), `upstream "${route.upstream}" is reached through proxy.url, which WebSocket routes do not support`)
+  }
   const rewritePath = issues.attempt(joinPath(joinPath(path, 'rewrite'), 'path'), () => compilePathRewrite(route.rewrite))
   const rewriteQuery = issues.attempt(joinPath(joinPath(path, 'rewrite'), 'query'), () => compileQueryRewrite(route.rewrite?.query))
   const requestHeaders = issues.attempt(joinPath(path, 'requestHeaders'), () => compileHeaderRules(route.requestHeaders))

@@ -17,6 +17,7 @@ import { buildCertificateSelector, TLS_MIN_VERSION, type CertificateSelector } f
 import { checkH2RequestHead, checkRequestHead, CONNECT_REFUSED, declaresBody, upgradeRequested, UPGRADE_REFUSED, UPGRADE_WITH_BODY, type HeadProblem } from './request-head.js'
 import { Http1GatewayResponse, Http2GatewayResponse } from './gateway-response.js'
 import { H2Sessions } from './h2-sessions.js'
+import { requestIdOf } from './request-id.js'
 import { markUpgrade, type PendingUpgrade } from '../websocket/upgrade.js'
 
 export type { GatewayResponse } from './gateway-response.js'
@@ -332,7 +333,7 @@ const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Re
 
 /** A request refused before routing: the contract's JSON error, and the connection closed. */
 function refuse (res: ServerResponse, problem: HeadProblem): void {
-  const requestId = randomUUID()
+  const requestId = requestIdOf(res.req)
   const body = JSON.stringify({ error: { status: problem.status, code: 'BAD_REQUEST', message: problem.message, requestId } })
   res.shouldKeepAlive = false
   res.writeHead(problem.status, {
@@ -367,8 +368,10 @@ function writeRawError (socket: Duplex, status: number): void {
   const message = status === 431
     ? 'request headers are too large'
     : status === 408 ? 'the request was not received in time' : 'malformed request'
-  const body = JSON.stringify({ error: { status, code: 'BAD_REQUEST', message, requestId: null } })
-  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+  // Nothing of the request can be trusted, its x-request-id included: a new one.
+  const requestId = randomUUID()
+  const body = JSON.stringify({ error: { status, code: 'BAD_REQUEST', message, requestId } })
+  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`)
   // The listener's sockets allow half-open connections: after end() the socket would stay
   // open until the client closes its side, which a hostile client never does.
   socket.once('finish', () => socket.destroy())

@@ -18,6 +18,19 @@ test('a malformed request line gets 400 with the contract body and the gateway k
   assert.equal((await client(t)(`${gw.url}/`)).status, 200)
 })
 
+test('a request refused before routing keeps the client\'s x-request-id; one the parser refused gets a new id, in the header and the body', async (t) => {
+  const up = await startOrigin(t, 'up')
+  const gw = await startGateway(t, { upstreams: { up: { targets: [up.address] } }, routes: [{ name: 'r', upstream: 'up' }] })
+  const noHost = await rawExchange(gw.port, 'GET / HTTP/1.1\r\nX-Request-Id: trace-42\r\n\r\n')
+  assert.match(noHost.data, /^HTTP\/1\.1 400 /)
+  assert.match(noHost.data, /\r\nx-request-id: trace-42\r\n/i)
+  assert.equal((bodyOf(noHost.data) as unknown as { error: { requestId: string } }).error.requestId, 'trace-42')
+  const garbage = await rawExchange(gw.port, 'GARBAGE\r\nX-Request-Id: trace-43\r\n\r\n')
+  const id = (bodyOf(garbage.data) as unknown as { error: { requestId: string | null } }).error.requestId
+  assert.match(String(id), /^[0-9a-f-]{36}$/)
+  assert.match(garbage.data, new RegExp(`\r\nx-request-id: ${String(id)}\r\n`, 'i'))
+})
+
 test('request headers over limits.maxHeaderSize get 431', async (t) => {
   const up = await startOrigin(t, 'up')
   const gw = await startGateway(t, {

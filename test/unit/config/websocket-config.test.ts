@@ -32,3 +32,11 @@ test('websocket: true on a route whose match.methods leaves out GET is refused',
   const issues = issuesOf(() => loadConfigObject({ upstreams, routes: [{ name: 'r', upstream: 'a', websocket: true, match: { methods: ['POST'] } }] }))
   assert.deepEqual(issues, ['routes[0].websocket: a WebSocket upgrade is a GET request, which match.methods leaves out'])
 })
+
+test('websocket: true on an upstream reached through proxy.url is refused; the same upstream serves plain routes', () => {
+  const proxied = { a: { targets: ['127.0.0.1:1'], proxy: { url: 'http://127.0.0.1:3128' } } }
+  const issues = issuesOf(() => loadConfigObject({ upstreams: proxied, routes: [{ name: 'r', upstream: 'a', websocket: true }] }))
+  assert.deepEqual(issues, ['routes[0].websocket: upstream "a" is reached through proxy.url, which WebSocket routes do not support'])
+  const { compiled } = loadConfigObject({ upstreams: proxied, routes: [{ name: 'r', upstream: 'a' }] })
+  assert.equal(compiled.routes[0]?.websocket, false)
+})
