@@ -437,7 +437,7 @@ export const RouteSchema = closed({
   requestHeaders: Type.Optional(closed(HeaderRulesSchema.properties, 'applied to the request sent upstream. Names must be HTTP tokens and values what Node sends (see [Refused configs](#refused-configs)).')),
   responseHeaders: Type.Optional(closed(HeaderRulesSchema.properties, 'applied to the response sent to the client.')),
   timeouts: Type.Optional(closed({
-    connect: Type.Optional(duration({ description: 'overrides the upstream\'s `timeouts.connect` for this route.', defaultText: "the upstream's", examples: ['100ms'] })),
+    connect: Type.Optional(duration({ description: 'overrides the upstream\'s `timeouts.connect` for this route. Only a shorter value takes effect on HTTP upstreams: their connections give up at the upstream\'s own `timeouts.connect`, so raise that one for a route that must wait longer (WebSocket routes use the route\'s value either way).', defaultText: "the upstream's", examples: ['100ms'] })),
     response: Type.Optional(duration({ description: 'overrides the upstream\'s `timeouts.response` for this route.', defaultText: "the upstream's", examples: ['5s'] })),
     idle: Type.Optional(duration({ description: 'with `websocket: true`: a WebSocket connection that carries no byte either way for this long is closed (a close frame `1001` each way). HTTP timeouts never apply to it.', defaultText: "the upstream's `timeouts.idle`", examples: ['10m'] }))
   })),
