@@ -170,8 +170,8 @@ export class Listener {
 
   /**
    * A CONNECT request: the gateway tunnels for nobody. Without a listener Node would close
-   * an HTTP/1.1 connection without a word, and hand an HTTP/2 CONNECT stream to the routes.
-   * Over HTTP/1.1 the second argument is the socket, over HTTP/2 the stream's response.
+   * an HTTP/1.1 connection without a word, and answer an HTTP/2 CONNECT stream with a bare
+   * 405. Over HTTP/1.1 the second argument is the socket, over HTTP/2 the stream's response.
    */
   private readonly onConnect = (req: IncomingMessage, socketOrResponse: Duplex | ServerResponse): void => {
     const res = req.httpVersionMajor === 2

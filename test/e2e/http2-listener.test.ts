@@ -275,6 +275,17 @@ test('closing the gateway sends GOAWAY and lets an h2 request in flight finish',
   await within(closing, 5000, 'the gateway did not finish closing')
 })
 
+test('an h2 CONNECT stream gets the JSON 400 BAD_REQUEST, and nothing reaches the upstream', async (t) => {
+  const pki = makePki(t)
+  const { gw, origin } = await h2Gateway(t, pki)
+  const client = await session(t, gw.port, pki.ca)
+  const reply = await h2Request(client, { ':method': 'CONNECT', ':authority': 'elsewhere.test:443' })
+  assert.equal(reply.status, 400)
+  assert.equal((JSON.parse(reply.body) as { error: { code: string } }).error.code, 'BAD_REQUEST')
+  assert.equal(typeof reply.headers['x-request-id'], 'string')
+  assert.equal(origin.received.length, 0)
+})
+
 test('hooks over h2 see the pseudo-header fields and a host; the upstreamRequest hook\'s headers hold no pseudo-header', async (t) => {
   const pki = makePki(t)
   const seen: Record<string, unknown> = {}
