@@ -89,6 +89,8 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, error: 
 function sendGrpcError (request: FastifyRequest, reply: FastifyReply, error: GatewayError): void {
   ;(reply.raw as GatewayResponse).errorCode = error.code
   const headers = {
+    // What the contract's error carries besides (Retry-After on 429, WWW-Authenticate on 401).
+    ...error.headers,
     'content-type': 'application/grpc',
     'grpc-status': String(grpcStatusOf(error)),
     'grpc-message': grpcMessage(error.message),

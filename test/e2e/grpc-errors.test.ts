@@ -42,6 +42,25 @@ test('a gRPC request past the connect timeout gets grpc-status 4 (DEADLINE_EXCEE
   assert.deepEqual([unrouted.status, unrouted.headers['grpc-status']], [200, '12'])
 })
 
+test('a gRPC request refused by the route\'s checks keeps the error\'s headers: Retry-After past a rate limit, WWW-Authenticate without a token', async (t) => {
+  const closed = await refusedPort(t)
+  const gw = await startGateway(t, {
+    upstreams: { dead: { targets: [`127.0.0.1:${closed}`] } },
+    routes: [
+      { name: 'limited', match: { path: '/limited.Svc/*' }, upstream: 'dead', rateLimit: { limit: 1, window: '1m' } },
+      { name: 'guarded', match: { path: '/guarded.Svc/*' }, upstream: 'dead', auth: { type: 'bearer', tokens: ['secret-token'] } }
+    ]
+  })
+  const send = client(t)
+  await send(`${gw.url}/limited.Svc/Call`, { method: 'POST', headers: GRPC, body: Buffer.alloc(5) })
+  const limited = await send(`${gw.url}/limited.Svc/Call`, { method: 'POST', headers: GRPC, body: Buffer.alloc(5) })
+  assert.deepEqual([limited.status, limited.headers['grpc-status']], [200, '14'])
+  assert.match(String(limited.headers['retry-after']), /^\d+$/)
+  const unauthenticated = await send(`${gw.url}/guarded.Svc/Call`, { method: 'POST', headers: GRPC, body: Buffer.alloc(5) })
+  assert.deepEqual([unauthenticated.status, unauthenticated.headers['grpc-status']], [200, '16'])
+  assert.match(String(unauthenticated.headers['www-authenticate']), /^Bearer/)
+})
+
 test('other requests still get the JSON error', async (t) => {
   const closed = await refusedPort(t)
   const gw = await startGateway(t, { upstreams: { dead: { targets: [`127.0.0.1:${closed}`] } }, routes: [{ name: 'r', upstream: 'dead' }] })
